@@ -1,0 +1,179 @@
+"""Settings from ``gnomon.yaml`` and ``GNOMON_*`` environment variables.
+
+Precedence: explicit arguments > environment (``GNOMON_ENGINE__THREADS=4``) > ``gnomon.yaml`` >
+defaults. ``GNOMON_CATALOG_URL`` is accepted as a shorthand for ``GNOMON_CATALOG__URL`` because it
+is the one setting people set by hand most.
+
+The sections live here rather than in each capability's package: the base layer may not import
+capabilities (see docs/decisions/0002-settings-sections-in-base.md).
+"""
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+from gnomon.errors import ConfigError
+
+__all__ = [
+    "CONFIG_FILE",
+    "CatalogConfig",
+    "EngineConfig",
+    "IngestConfig",
+    "LakeConfig",
+    "Settings",
+    "load_settings",
+]
+
+CONFIG_FILE = "gnomon.yaml"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class CatalogConfig(_Section):
+    """Where metadata lives: a SQLAlchemy URL, or ``None`` for ``<data_dir>/catalog.db`` (SQLite)."""
+
+    url: str | None = None
+    echo: bool = False
+
+
+class LakeConfig(_Section):
+    """Where Delta tables live: a path or object-store URI, or ``None`` for ``<data_dir>/lake``."""
+
+    root: str | None = None
+    storage_options: dict[str, str] = Field(default_factory=dict)
+    target_file_rows: int = Field(default=2_000_000, ge=1_000)
+
+
+class EngineConfig(_Section):
+    """The query engine and its limits."""
+
+    name: Literal["duckdb"] = "duckdb"
+    threads: int | None = Field(default=None, ge=1)
+    memory_limit: str | None = None
+    max_result_rows: int = Field(default=1_000_000, ge=1)
+
+
+class IngestConfig(_Section):
+    """How files are read: rows per batch bound the memory a load needs."""
+
+    batch_rows: int = Field(default=250_000, ge=1_000)
+    block_size_bytes: int = Field(default=16 * 1024 * 1024, ge=64 * 1024)
+
+
+class Settings(BaseSettings):
+    """The root of all settings. Build it with :func:`load_settings`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="GNOMON_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+    )
+
+    project_dir: Path = Path()
+    data_dir: Path | None = None
+    environment: Literal["development", "production"] = "development"
+    tenant: str = "default"
+    catalog: CatalogConfig = Field(default_factory=CatalogConfig)
+    lake: LakeConfig = Field(default_factory=LakeConfig)
+    engine: EngineConfig = Field(default_factory=EngineConfig)
+    ingest: IngestConfig = Field(default_factory=IngestConfig)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Arguments beat the environment; the YAML file arrives as init arguments underneath."""
+        return (init_settings, env_settings)
+
+    @property
+    def resolved_data_dir(self) -> Path:
+        """The folder holding the catalog database and the lake unless configured elsewhere."""
+        data_dir = self.data_dir or Path(".gnomon")
+        return data_dir if data_dir.is_absolute() else (self.project_dir / data_dir).resolve()
+
+    @property
+    def catalog_url(self) -> str:
+        """The SQLAlchemy URL of the catalog."""
+        if self.catalog.url:
+            return self.catalog.url
+        return f"sqlite:///{self.resolved_data_dir / 'catalog.db'}"
+
+    @property
+    def lake_root(self) -> str:
+        """The lake's root path or URI."""
+        if self.lake.root:
+            if "://" in self.lake.root or Path(self.lake.root).is_absolute():
+                return self.lake.root
+            return str((self.project_dir / self.lake.root).resolve())
+        return str(self.resolved_data_dir / "lake")
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        return {}
+    try:
+        loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(
+            f"{path} is not valid YAML: {exc}", hint="Fix the syntax error.", file=str(path)
+        ) from exc
+    if loaded is None:
+        return {}
+    if not isinstance(loaded, dict):
+        raise ConfigError(
+            f"{path} must hold a mapping of settings, not {type(loaded).__name__}.",
+            hint="Start the file with keys such as 'catalog:' or 'lake:'.",
+            file=str(path),
+        )
+    return loaded
+
+
+def load_settings(project_dir: Path | str = ".", **overrides: Any) -> Settings:
+    """Read the project's settings.
+
+    Raises:
+        ConfigError: a value is wrong; the message names the key path and its source.
+    """
+    project = Path(project_dir).resolve()
+    config_path = project / CONFIG_FILE
+    values = _read_yaml(config_path)
+    shorthand = os.environ.get("GNOMON_CATALOG_URL")
+    if shorthand and "GNOMON_CATALOG__URL" not in os.environ:
+        values.setdefault("catalog", {})
+        values["catalog"] = {**values["catalog"], "url": shorthand}
+    values.update(overrides)
+    values["project_dir"] = project
+    try:
+        return Settings(**values)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            key = ".".join(str(part) for part in err["loc"])
+            env_name = "GNOMON_" + "__".join(str(p).upper() for p in err["loc"])
+            source = (
+                f"environment variable {env_name}"
+                if env_name in os.environ
+                else f"{config_path.name}"
+            )
+            problems.append(f"{key} ({source}): {err['msg']}")
+        raise ConfigError(
+            "Invalid settings: " + "; ".join(problems) + ".",
+            hint=f"Correct the value in {config_path} or the environment.",
+            problems=problems,
+        ) from exc
