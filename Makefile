@@ -1,0 +1,34 @@
+# The two quick-start commands (README): `make demo` and `make test`.
+# Both create .venv on first use with the project's own pinned-by-range dependencies.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+PROJECT ?= demo-project
+DEMO_ARGS ?=
+
+.PHONY: install demo test lint typecheck unit clean
+
+$(BIN)/gnomon: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip uv
+	$(BIN)/uv pip install --python $(BIN)/python --quiet -e ".[dev]"
+	touch $(BIN)/gnomon
+
+install: $(BIN)/gnomon
+
+demo: install
+	$(BIN)/gnomon demo --project $(PROJECT) $(DEMO_ARGS)
+
+lint: install
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/lint-imports
+
+typecheck: install
+	$(BIN)/mypy
+
+test: lint typecheck
+	$(BIN)/pytest -q -p no:cacheprovider
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache $(PROJECT)

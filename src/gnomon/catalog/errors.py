@@ -1,0 +1,55 @@
+"""Errors of the catalog, each a subclass of a kind in :mod:`gnomon.errors`."""
+
+from gnomon.errors import ConfigError, Conflict, NotFound, Unavailable
+
+__all__ = [
+    "CatalogNotMigrated",
+    "CatalogUnavailable",
+    "DatasetNotFound",
+    "LeaseHeld",
+    "RunNotFound",
+    "SourceNotFound",
+    "TenantNotFound",
+]
+
+
+class TenantNotFound(NotFound):
+    """The tenant does not exist; every catalog row needs an existing tenant."""
+
+    code = "tenant_not_found"
+
+
+class SourceNotFound(NotFound):
+    """The tenant has no source of that name; ``details["known"]`` lists the ones it has."""
+
+    code = "source_not_found"
+
+
+class DatasetNotFound(NotFound):
+    """The tenant has no dataset of that name; ``details["known"]`` lists the ones it has."""
+
+    code = "dataset_not_found"
+
+
+class RunNotFound(NotFound):
+    """No run with that id exists for the tenant (a run of another tenant counts as missing)."""
+
+    code = "run_not_found"
+
+
+class LeaseHeld(Conflict):
+    """Another owner holds the lease, or took it over after this owner failed to renew it."""
+
+    code = "lease_held"
+
+
+class CatalogUnavailable(Unavailable):
+    """The catalog database cannot be reached or stayed locked; retrying later may succeed."""
+
+    code = "catalog_unavailable"
+
+
+class CatalogNotMigrated(ConfigError):
+    """The database schema is missing or at another revision than this version of gnomon needs."""
+
+    code = "catalog_not_migrated"

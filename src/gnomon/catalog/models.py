@@ -1,0 +1,210 @@
+"""The catalog's tables as SQLAlchemy 2 ORM classes: private to the package.
+
+Every row belongs to a tenant (``tenant_id`` references ``tenants``), with one exception:
+``table_versions``. Physical lake tables are shared by all tenants, whose rows they tell apart by
+the ``_tenant_id`` column, so the published Delta version of a table is a fact about the table, not
+about a tenant. ``leases`` names system-wide locks and carries no tenant either.
+
+Repositories turn these objects into frozen records before they leave the package; nothing outside
+``gnomon.catalog`` sees an ORM object or a session. The migration in ``migrations/versions`` must
+describe exactly these tables: a test compares the two on SQLite and PostgreSQL.
+"""
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Double,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from gnomon.catalog._columns import UtcDateTime
+
+__all__ = [
+    "Base",
+    "ContractVersion",
+    "Dataset",
+    "IngestedFile",
+    "Lease",
+    "OutboxMessage",
+    "Run",
+    "Source",
+    "TableVersion",
+    "Tenant",
+]
+
+# Deterministic constraint names, so migrations can refer to them on every backend.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+_JSON = JSON()
+_NULLABLE_JSON = JSON(none_as_null=True)
+_TENANT_FK = "tenants.id"
+
+
+class Base(DeclarativeBase):
+    """Declarative base holding the catalog's metadata."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Tenant(Base):
+    """An isolated customer or workspace."""
+
+    __tablename__ = "tenants"
+
+    id: Mapped[str] = mapped_column(String, primary_key=True)
+    name: Mapped[str] = mapped_column(String)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class Source(Base):
+    """A configured origin of data that loads into one dataset."""
+
+    __tablename__ = "sources"
+    __table_args__ = (UniqueConstraint("tenant_id", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(String, ForeignKey(_TENANT_FK))
+    name: Mapped[str] = mapped_column(String)
+    kind: Mapped[str] = mapped_column(String)
+    dataset: Mapped[str] = mapped_column(String)
+    spec: Mapped[dict[str, Any]] = mapped_column(_JSON)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class Dataset(Base):
+    """A logical table: its current schema and the contract version it is checked against."""
+
+    __tablename__ = "datasets"
+    __table_args__ = (UniqueConstraint("tenant_id", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(String, ForeignKey(_TENANT_FK))
+    name: Mapped[str] = mapped_column(String)
+    schema_: Mapped[list[dict[str, Any]]] = mapped_column("schema", _JSON)
+    contract_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class ContractVersion(Base):
+    """One immutable version of a dataset's contract, identified by its fingerprint."""
+
+    __tablename__ = "contract_versions"
+    __table_args__ = (UniqueConstraint("tenant_id", "dataset", "version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(String, ForeignKey(_TENANT_FK))
+    dataset: Mapped[str] = mapped_column(String)
+    version: Mapped[int] = mapped_column(Integer)
+    fingerprint: Mapped[str] = mapped_column(String)
+    spec: Mapped[dict[str, Any]] = mapped_column(_JSON)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class Run(Base):
+    """One execution of an ingest, build or maintenance job, and what it did."""
+
+    __tablename__ = "runs"
+    __table_args__ = (
+        Index(None, "tenant_id", "started_at"),
+        Index(None, "tenant_id", "dataset", "status"),
+        Index(None, "tenant_id", "batch_id"),
+        # incomplete() looks across tenants for running runs of a dataset.
+        Index(None, "status", "dataset"),
+    )
+
+    id: Mapped[str] = mapped_column(String, primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String, ForeignKey(_TENANT_FK))
+    kind: Mapped[str] = mapped_column(String)
+    source: Mapped[str | None] = mapped_column(String, nullable=True)
+    dataset: Mapped[str | None] = mapped_column(String, nullable=True)
+    batch_id: Mapped[str | None] = mapped_column(String, nullable=True)
+    status: Mapped[str] = mapped_column(String)
+    stage: Mapped[str | None] = mapped_column(String, nullable=True)
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    rows_read: Mapped[int] = mapped_column(BigInteger)
+    rows_written: Mapped[int] = mapped_column(BigInteger)
+    rows_quarantined: Mapped[int] = mapped_column(BigInteger)
+    bytes_read: Mapped[int] = mapped_column(BigInteger)
+    duration_s: Mapped[float | None] = mapped_column(Double, nullable=True)
+    watermark: Mapped[str | None] = mapped_column(String, nullable=True)
+    error: Mapped[dict[str, Any] | None] = mapped_column(_NULLABLE_JSON, nullable=True)
+    drift: Mapped[dict[str, Any] | None] = mapped_column(_NULLABLE_JSON, nullable=True)
+    checks: Mapped[list[Any] | dict[str, Any] | None] = mapped_column(_NULLABLE_JSON, nullable=True)
+    files: Mapped[list[Any] | None] = mapped_column(_NULLABLE_JSON, nullable=True)
+    correlation_id: Mapped[str | None] = mapped_column(String, nullable=True)
+
+
+class IngestedFile(Base):
+    """A file a source has loaded, remembered by content fingerprint so it is loaded once."""
+
+    __tablename__ = "ingested_files"
+    __table_args__ = (UniqueConstraint("tenant_id", "source", "fingerprint"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(String, ForeignKey(_TENANT_FK))
+    source: Mapped[str] = mapped_column(String)
+    fingerprint: Mapped[str] = mapped_column(String)
+    path: Mapped[str] = mapped_column(String)
+    size: Mapped[int] = mapped_column(BigInteger)
+    batch_id: Mapped[str] = mapped_column(String)
+    run_id: Mapped[str] = mapped_column(String, index=True)
+    ingested_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class TableVersion(Base):
+    """The published Delta version of one physical lake table (system-wide, no tenant)."""
+
+    __tablename__ = "table_versions"
+
+    layer: Mapped[str] = mapped_column(String, primary_key=True)
+    name: Mapped[str] = mapped_column(String, primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger)
+    run_id: Mapped[str | None] = mapped_column(String, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class Lease(Base):
+    """A named exclusive lease, held by one owner until it is released or expires."""
+
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(String, primary_key=True)
+    owner: Mapped[str] = mapped_column(String)
+    acquired_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class OutboxMessage(Base):
+    """A CloudEvents-style envelope written with the state change it announces."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index(None, "published_at", "time"),)
+
+    id: Mapped[str] = mapped_column(String, primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String, ForeignKey(_TENANT_FK))
+    type: Mapped[str] = mapped_column(String)
+    source: Mapped[str] = mapped_column(String)
+    time: Mapped[datetime] = mapped_column(UtcDateTime())
+    correlation_id: Mapped[str | None] = mapped_column(String, nullable=True)
+    data: Mapped[dict[str, Any]] = mapped_column(_JSON)
+    published_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer)

@@ -1,0 +1,173 @@
+"""What the catalog hands out: frozen snapshots of rows, detached from any session.
+
+Why not ORM objects: an ORM object is bound to a session, lazy-loads on attribute access and writes
+back whatever is assigned to it. A record is a value: safe to cache, pass between threads and
+return after the transaction is gone, and a change to it cannot reach the database by accident.
+All timestamps are timezone-aware UTC.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+__all__ = [
+    "FINISHED_RUN_STATUSES",
+    "RUN_KINDS",
+    "RUN_STATUSES",
+    "ContractVersionRecord",
+    "DatasetRecord",
+    "IngestedFileRecord",
+    "LeaseRecord",
+    "OutboxRecord",
+    "RunKind",
+    "RunRecord",
+    "RunStatus",
+    "SourceRecord",
+    "TableVersionRecord",
+    "TenantRecord",
+]
+
+RunKind = Literal["ingest", "build", "maintenance"]
+RunStatus = Literal["running", "succeeded", "failed", "blocked", "skipped"]
+
+RUN_KINDS: tuple[RunKind, ...] = ("ingest", "build", "maintenance")
+RUN_STATUSES: tuple[RunStatus, ...] = ("running", "succeeded", "failed", "blocked", "skipped")
+FINISHED_RUN_STATUSES: tuple[RunStatus, ...] = ("succeeded", "failed", "blocked", "skipped")
+
+
+@dataclass(frozen=True, slots=True)
+class TenantRecord:
+    """A tenant: ``id`` is what every other record's ``tenant`` refers to."""
+
+    id: str
+    name: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SourceRecord:
+    """A registered source; ``spec`` is its parsed configuration as plain JSON values."""
+
+    id: int
+    tenant: str
+    name: str
+    kind: str
+    dataset: str
+    spec: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class DatasetRecord:
+    """A dataset and its current schema: a list of ``{"name", "type", "nullable"}`` columns."""
+
+    id: int
+    tenant: str
+    name: str
+    schema: list[dict[str, Any]]
+    contract_version: int | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ContractVersionRecord:
+    """One immutable contract version; the same version always has the same fingerprint."""
+
+    id: int
+    tenant: str
+    dataset: str
+    version: int
+    fingerprint: str
+    spec: dict[str, Any]
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class RunRecord:
+    """A run as last written.
+
+    ``duration_s`` is wall time in seconds from ``started_at`` to ``finished_at``, set when the
+    run finishes. ``heartbeat_at`` moves on every update, so a running run whose heartbeat is old
+    belongs to a process that died.
+    """
+
+    id: str
+    tenant: str
+    kind: RunKind
+    source: str | None
+    dataset: str | None
+    batch_id: str | None
+    status: RunStatus
+    stage: str | None
+    started_at: datetime
+    finished_at: datetime | None
+    heartbeat_at: datetime | None
+    rows_read: int
+    rows_written: int
+    rows_quarantined: int
+    bytes_read: int
+    duration_s: float | None
+    watermark: str | None
+    error: dict[str, Any] | None
+    drift: dict[str, Any] | None
+    checks: Any
+    files: Any
+    correlation_id: str | None
+
+    @property
+    def finished(self) -> bool:
+        """Whether the run has reached a final status."""
+        return self.status != "running"
+
+
+@dataclass(frozen=True, slots=True)
+class IngestedFileRecord:
+    """A file already loaded by a source, identified by the fingerprint of its content."""
+
+    id: int
+    tenant: str
+    source: str
+    fingerprint: str
+    path: str
+    size: int
+    batch_id: str
+    run_id: str
+    ingested_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class TableVersionRecord:
+    """The Delta version readers must use for one physical table (shared by all tenants)."""
+
+    layer: str
+    name: str
+    version: int
+    run_id: str | None
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class LeaseRecord:
+    """Who holds a named lease and until when."""
+
+    name: str
+    owner: str
+    acquired_at: datetime
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRecord:
+    """A CloudEvents-style envelope waiting to be, or already, published."""
+
+    id: str
+    tenant: str
+    type: str
+    source: str
+    time: datetime
+    correlation_id: str | None
+    data: dict[str, Any]
+    published_at: datetime | None
+    attempts: int

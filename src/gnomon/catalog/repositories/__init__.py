@@ -1,0 +1,24 @@
+"""One repository per catalog table, each bound to the session of one transaction."""
+
+from gnomon.catalog.repositories.contracts import ContractRepository
+from gnomon.catalog.repositories.datasets import DatasetRepository
+from gnomon.catalog.repositories.files import IngestedFileRepository
+from gnomon.catalog.repositories.leases import LeaseRepository
+from gnomon.catalog.repositories.outbox import OutboxRepository
+from gnomon.catalog.repositories.runs import UPDATABLE_RUN_FIELDS, RunRepository
+from gnomon.catalog.repositories.sources import SourceRepository
+from gnomon.catalog.repositories.tables import TableVersionRepository
+from gnomon.catalog.repositories.tenants import TenantRepository
+
+__all__ = [
+    "UPDATABLE_RUN_FIELDS",
+    "ContractRepository",
+    "DatasetRepository",
+    "IngestedFileRepository",
+    "LeaseRepository",
+    "OutboxRepository",
+    "RunRepository",
+    "SourceRepository",
+    "TableVersionRepository",
+    "TenantRepository",
+]

@@ -1,0 +1,10 @@
+-- A gold model: one SELECT over silver (or other gold) tables; the file name is the table name,
+-- so this file would build gold.example. `gnomon build` runs all models in dependency order.
+-- Reference: docs/models.md. Remove the leading "-- " below to use it.
+--
+-- -- gnomon:
+-- --   description: Daily revenue by region.
+-- SELECT CAST(order_time AS DATE) AS day, region,
+--        SUM(quantity * unit_price) AS revenue, COUNT(*) AS orders
+-- FROM silver.orders
+-- GROUP BY ALL

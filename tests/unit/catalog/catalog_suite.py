@@ -1,0 +1,879 @@
+"""The catalog's behaviour, written once and run against every backend.
+
+A backend's test class subclasses :class:`CatalogSuite` and supplies ``catalog_url``: an empty
+database that the suite migrates. SQLite runs in tests/unit/catalog, PostgreSQL in
+tests/integration/catalog.
+"""
+
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any, TypeVar
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import create_engine
+
+from gnomon.catalog import (
+    Catalog,
+    DatasetNotFound,
+    LeaseHeld,
+    RunNotFound,
+    SourceNotFound,
+    TenantNotFound,
+    hold_lease,
+    owner_is_dead,
+    process_owner,
+)
+from gnomon.catalog.models import Base
+from gnomon.clock import FixedClock
+from gnomon.errors import Conflict, InternalError, InvalidInput, NotFound
+
+T = TypeVar("T")
+
+START = datetime(2025, 3, 1, 12, 0, 0, 123456, tzinfo=UTC)
+SCHEMA = [
+    {"name": "id", "type": "int64", "nullable": False},
+    {"name": "amount", "type": "decimal(12,2)", "nullable": True},
+]
+
+
+def wait_until(condition: Callable[[], bool], *, within: float = 30.0) -> bool:
+    """Poll until ``condition()`` holds; ``within`` only bounds a hang, nothing is timed."""
+    deadline = time.monotonic() + within
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+def run_in_threads(count: int, work: Callable[[int], T]) -> list[T]:
+    """Run ``work(i)`` in ``count`` threads released together; re-raise the first failure."""
+    barrier = threading.Barrier(count)
+    results: dict[int, T] = {}
+    failures: list[BaseException] = []
+
+    def target(index: int) -> None:
+        try:
+            barrier.wait()
+            results[index] = work(index)
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the calling thread
+            failures.append(exc)
+
+    threads = [threading.Thread(target=target, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if failures:
+        raise failures[0]
+    return [results[i] for i in range(count)]
+
+
+class CatalogSuite:
+    """Repository behaviour every catalog backend must show."""
+
+    __test__ = False
+
+    @pytest.fixture
+    def catalog_url(self) -> str:
+        raise NotImplementedError("a backend's test class supplies catalog_url")
+
+    @pytest.fixture
+    def clock(self) -> FixedClock:
+        return FixedClock(START)
+
+    @pytest.fixture
+    def catalog(self, catalog_url: str, clock: FixedClock) -> Iterator[Catalog]:
+        catalog = Catalog(catalog_url, clock=clock)
+        catalog.migrate()
+        with catalog.transaction() as tx:
+            tx.tenants.ensure("acme", name="Acme Corp")
+            tx.tenants.ensure("globex")
+        yield catalog
+        catalog.dispose()
+
+    # ------------------------------------------------------------------ migrations
+
+    def test_migration_head_matches_the_models(self, catalog: Catalog, catalog_url: str) -> None:
+        engine = create_engine(catalog_url)
+        try:
+            with engine.connect() as connection:
+                context = MigrationContext.configure(connection, opts={"compare_type": True})
+                assert compare_metadata(context, Base.metadata) == []
+        finally:
+            engine.dispose()
+
+    def test_migrate_is_idempotent_and_keeps_data(self, catalog: Catalog) -> None:
+        with catalog.transaction() as tx:
+            tx.sources.upsert(tenant="acme", name="orders", kind="csv", dataset="orders", spec={})
+        catalog.migrate()
+        catalog.migrate()
+        with catalog.transaction() as tx:
+            assert [t.id for t in tx.tenants.list()] == ["acme", "default", "globex"]
+            assert [s.name for s in tx.sources.list(tenant="acme")] == ["orders"]
+
+    def test_concurrent_migrations_both_succeed(self, catalog_url: str, clock: FixedClock) -> None:
+        catalogs = [Catalog(catalog_url, clock=clock) for _ in range(4)]
+        try:
+            run_in_threads(4, lambda i: catalogs[i].migrate())
+            with catalogs[0].transaction() as tx:
+                assert [t.id for t in tx.tenants.list()] == ["default"]
+        finally:
+            for catalog in catalogs:
+                catalog.dispose()
+
+    # ------------------------------------------------------------------ tenants
+
+    def test_migrate_creates_the_default_tenant(self, catalog: Catalog) -> None:
+        with catalog.transaction() as tx:
+            default = tx.tenants.get("default")
+        assert default.name == "default"
+        assert default.created_at == START
+
+    def test_ensure_keeps_or_renames_an_existing_tenant(
+        self, catalog: Catalog, clock: FixedClock
+    ) -> None:
+        clock.advance(timedelta(hours=1))
+        with catalog.transaction() as tx:
+            unchanged = tx.tenants.ensure("acme")
+            renamed = tx.tenants.ensure("globex", name="Globex Inc")
+        assert (unchanged.name, unchanged.created_at) == ("Acme Corp", START)
+        assert (renamed.name, renamed.created_at) == ("Globex Inc", START)
+
+    def test_ensure_refuses_ids_that_cannot_be_tenant_ids(self, catalog: Catalog) -> None:
+        with catalog.transaction() as tx:
+            for bad in ("", "a b", "-lead", "x" * 65, "acme/../x"):
+                with pytest.raises(InvalidInput, match="Invalid tenant id"):
+                    tx.tenants.ensure(bad)
+            assert [t.id for t in tx.tenants.list()] == ["acme", "default", "globex"]
+
+    def test_get_of_unknown_tenant_lists_the_known(self, catalog: Catalog) -> None:
+        with catalog.transaction() as tx, pytest.raises(TenantNotFound) as caught:
+            tx.tenants.get("initech")
+        assert isinstance(caught.value, NotFound)
+        assert caught.value.details["known"] == ["acme", "default", "globex"]
+        assert "acme, default, globex" in caught.value.message
+
+    def test_writes_for_an_unknown_tenant_are_refused(self, catalog: Catalog) -> None:
+        with catalog.transaction() as tx:
+            with pytest.raises(TenantNotFound):
+                tx.sources.upsert(tenant="initech", name="s", kind="csv", dataset="d", spec={})
+            with pytest.raises(TenantNotFound):
+                tx.datasets.upsert(tenant="initech", name="d", schema=[], contract_version=None)
+            with pytest.raises(TenantNotFound):
+                tx.runs.start(tenant="initech", kind="ingest")
+            with pytest.raises(TenantNotFound):
+                tx.outbox.add(tenant="initech", type="t", source="s", data={})
+
+    # ------------------------------------------------------------------ sources
+
+    def test_source_upsert_creates_then_updates(self, catalog: Catalog, clock: FixedClock) -> None:
+        with catalog.transaction() as tx:
+            created = tx.sources.upsert(
+                tenant="acme", name="orders", kind="csv", dataset="orders", spec={"path": "a/*"}
+            )
+        later = clock.advance(timedelta(minutes=5))
+        with catalog.transaction() as tx:
+            same = tx.sources.upsert(
+                tenant="acme", name="orders", kind="csv", dataset="orders", spec={"path": "a/*"}
+            )
+            changed = tx.sources.upsert(
+                tenant="acme", name="orders", kind="parquet", dataset="orders2", spec={"p": 1}
+            )
+        assert created.spec == {"path": "a/*"}
+        assert (created.created_at, created.updated_at) == (START, START)
+        assert same == created
+        assert changed.id == created.id
+        assert (changed.kind, changed.dataset, changed.spec) == ("parquet", "orders2", {"p": 1})
+        assert (changed.created_at, changed.updated_at) == (START, later)
+
+    def test_source_get_and_list(self, catalog: Catalog) -> None:
+        with catalog.transaction() as tx:
+            for name in ("zeta", "alpha"):
+                tx.sources.upsert(tenant="acme", name=name, kind="csv", dataset=name, spec={})
+            assert tx.sources.get(tenant="acme", name="zeta").dataset == "zeta"
+            assert [s.name for s in tx.sources.list(tenant="acme")] == ["alpha", "zeta"]
+            with pytest.raises(SourceNotFound) as caught:
+                tx.sources.get(tenant="acme", name="beta")
+        assert caught.value.details["known"] == ["alpha", "zeta"]
+        assert "alpha, zeta" in caught.value.message
+
+    def test_source_record_is_detached_from_the_input(self, catalog: Catalog) -> None:
+        spec: dict[str, Any] = {"options": {"delimiter": ","}}
+        with catalog.transaction() as tx:
+            record = tx.sources.upsert(
+                tenant="acme", name="orders", kind="csv", dataset="orders", spec=spec
+            )
+        spec["options"]["delimiter"] = ";"
+        with catalog.transaction() as tx:
+            stored = tx.sources.get(tenant="acme", name="orders")
+        assert record.spec == {"options": {"delimiter": ","}}
+        assert stored.spec == {"options": {"delimiter": ","}}
+
+    # ------------------------------------------------------------------ datasets
+
+    def test_dataset_upsert_get_find_list(self, catalog: Catalog, clock: FixedClock) -> None:
+        with catalog.transaction() as tx:
+            created = tx.datasets.upsert(
+                tenant="acme", name="orders", schema=SCHEMA, contract_version=None
+            )
+            tx.datasets.upsert(tenant="acme", name="customers", schema=[], contract_version=1)
+        later = clock.advance(timedelta(seconds=1))
+        with catalog.transaction() as tx:
+            updated = tx.datasets.upsert(
+                tenant="acme", name="orders", schema=SCHEMA[:1], contract_version=2
+            )
+            assert tx.datasets.get(tenant="acme", name="orders") == updated
+            assert tx.datasets.find(tenant="acme", name="missing") is None
+            assert [d.name for d in tx.datasets.list(tenant="acme")] == ["customers", "orders"]
+        assert created.schema == SCHEMA
+        assert created.contract_version is None
+        assert (updated.id, updated.schema, updated.contract_version) == (created.id, SCHEMA[:1], 2)
+        assert (updated.created_at, updated.updated_at) == (START, later)
+
+    def test_dataset_get_of_unknown_lists_the_known(self, catalog: Catalog) -> None:
+        with catalog.transaction() as tx:
+            tx.datasets.upsert(tenant="acme", name="orders", schema=[], contract_version=None)
+            with pytest.raises(DatasetNotFound) as caught:
+                tx.datasets.get(tenant="acme", name="order")
+        assert caught.value.details["known"] == ["orders"]
+
+    @pytest.mark.parametrize(
+        "column",
+        [
+            {"name": "id", "type": "int64"},
+            {"name": 1, "type": "int64", "nullable": True},
+            {"name": "id", "type": "int64", "nullable": "yes"},
+            "id int64",
+        ],
+    )
+    def test_dataset_schema_columns_are_checked(self, catalog: Catalog, column: Any) -> None:
+        with catalog.transaction() as tx:
+            with pytest.raises(InvalidInput, match="column 1"):
+                tx.datasets.upsert(
+                    tenant="acme", name="orders", schema=[SCHEMA[0], column], contract_version=None
+                )
+            assert tx.datasets.find(tenant="acme", name="orders") is None
+
+    # ------------------------------------------------------------------ contracts
+
+    def test_contract_versions(self, catalog: Catalog) -> None:
+        with catalog.transaction() as tx:
+            assert tx.contracts.latest(tenant="acme", dataset="orders") is None
+            first = tx.contracts.add(
+                tenant="acme", dataset="orders", version=1, fingerprint="f1", spec={"v": 1}
+            )
+            tx.contracts.add(
+                tenant="acme", dataset="orders", version=2, fingerprint="f2", spec={"v": 2}
+            )
+            again = tx.contracts.add(
+                tenant="acme", dataset="orders", version=1, fingerprint="f1", spec={"v": 1}
+            )
+            latest = tx.contracts.latest(tenant="acme", dataset="orders")
+            versions = tx.contracts.list(tenant="acme", dataset="orders")
+        assert again == first
+        assert latest is not None
+        assert (latest.version, latest.fingerprint, latest.spec) == (2, "f2", {"v": 2})
+        assert [(v.version, v.fingerprint) for v in versions] == [(1, "f1"), (2, "f2")]
+
+    def test_contract_version_with_another_fingerprint_conflicts(self, catalog: Catalog) -> None:
+        with catalog.transaction() as tx:
+            tx.contracts.add(tenant="acme", dataset="orders", version=1, fingerprint="f1", spec={})
+            with pytest.raises(Conflict, match="another fingerprint"):
+                tx.contracts.add(
+                    tenant="acme", dataset="orders", version=1, fingerprint="f9", spec={}
+                )
+            with pytest.raises(InvalidInput):
+                tx.contracts.add(
+                    tenant="acme", dataset="orders", version=0, fingerprint="f0", spec={}
+                )
+            # The conflict left the transaction usable on every backend.
+            stored = tx.contracts.list(tenant="acme", dataset="orders")
+        assert [(v.version, v.fingerprint) for v in stored] == [(1, "f1")]
+
+    # ------------------------------------------------------------------ runs
+
+    def test_run_start_defaults(self, catalog: Catalog) -> None:
+        with catalog.transaction() as tx:
+            run = tx.runs.start(
+                tenant="acme",
+                kind="ingest",
+                source="orders_csv",
+                dataset="orders",
+                batch_id="b1",
+                correlation_id="c1",
+            )
+        assert len(run.id) == 32
+        assert int(run.id, 16) >= 0
+        assert (run.status, run.started_at, run.heartbeat_at) == ("running", START, START)
+        assert (run.finished_at, run.duration_s, run.error) == (None, None, None)
+        assert (run.rows_read, run.rows_written, run.rows_quarantined, run.bytes_read) == (
+            0,
+            0,
+            0,
+            0,
+        )
+        assert (run.source, run.dataset, run.batch_id, run.correlation_id) == (
+            "orders_csv",
+            "orders",
+            "b1",
+            "c1",
+        )
+        assert not run.finished
+
+    def test_run_start_with_chosen_id_and_bad_kind(self, catalog: Catalog) -> None:
+        with catalog.transaction() as tx:
+            run = tx.runs.start(tenant="acme", kind="build", run_id="r-1")
+            with pytest.raises(Conflict, match="already exists"):
+                tx.runs.start(tenant="globex", kind="build", run_id="r-1")
+            with pytest.raises(InvalidInput, match="ingest, build, maintenance"):
+                tx.runs.start(tenant="acme", kind="load")  # type: ignore[arg-type]
+            assert tx.runs.get("r-1", tenant="acme") == run
+
+    def test_run_update_writes_fields_and_a_heartbeat(
+        self, catalog: Catalog, clock: FixedClock
+    ) -> None:
+        with catalog.transaction() as tx:
+            run = tx.runs.start(tenant="acme", kind="ingest", dataset="orders")
+        later = clock.advance(timedelta(seconds=30))
+        with catalog.transaction() as tx:
+            updated = tx.runs.update(
+                run.id,
+                tenant="acme",
+                stage="write",
+                rows_read=10,
+                rows_written=8,
+                rows_quarantined=2,
+                bytes_read=1024,
+                watermark="2025-03-01T00:00:00Z",
+                drift={"added": ["note"]},
+                checks=[{"rule": "not_null", "failed": 2}],
+                files=["a.csv"],
+            )
+        with catalog.transaction() as tx:
+            stored = tx.runs.get(run.id, tenant="acme")
+        assert stored == updated
+        assert updated.heartbeat_at == later
+        assert updated.started_at == START
+        assert (updated.stage, updated.rows_read, updated.rows_written) == ("write", 10, 8)
+        assert (updated.rows_quarantined, updated.bytes_read) == (2, 1024)
+        assert updated.drift == {"added": ["note"]}
+        assert updated.checks == [{"rule": "not_null", "failed": 2}]
+        assert updated.files == ["a.csv"]
+        assert updated.status == "running"
+
+    @pytest.mark.parametrize(
+        "fields",
+        [
+            {"colour": "red"},
+            {"status": "succeeded"},
+            {"finished_at": START},
+            {"id": "other"},
+            {"rows_read": -1},
+            {"rows_read": "10"},
+            {"stage": 3},
+        ],
+    )
+    def test_run_update_refuses_unknown_or_owned_fields(
+        self, catalog: Catalog, fields: dict[str, Any]
+    ) -> None:
+        with catalog.transaction() as tx:
+            run = tx.runs.start(tenant="acme", kind="ingest")
+            with pytest.raises(InternalError):
+                tx.runs.update(run.id, tenant="acme", **fields)
+            assert tx.runs.get(run.id, tenant="acme") == run
+
+    def test_run_finish_sets_end_and_duration(self, catalog: Catalog, clock: FixedClock) -> None:
+        with catalog.transaction() as tx:
+            run = tx.runs.start(tenant="acme", kind="ingest")
+        end = clock.advance(timedelta(seconds=90, microseconds=500_000))
+        with catalog.transaction() as tx:
+            finished = tx.runs.finish(run.id, tenant="acme", status="succeeded", rows_written=7)
+        assert (finished.status, finished.finished_at, finished.heartbeat_at) == (
+            "succeeded",
+            end,
+            end,
+        )
+        assert finished.duration_s == pytest.approx(90.5)
+        assert finished.rows_written == 7
+        assert finished.finished
+
+    def test_run_finish_stores_an_error_and_happens_once(self, catalog: Catalog) -> None:
+        failure = Conflict("Load of orders is locked: another load runs.", hint="Wait.")
+        with catalog.transaction() as tx:
+            run = tx.runs.start(tenant="acme", kind="ingest")
+            failed = tx.runs.finish(run.id, tenant="acme", status="failed", error=failure)
+            with pytest.raises(Conflict, match="already finished"):
+                tx.runs.finish(run.id, tenant="acme", status="succeeded")
+            with pytest.raises(InvalidInput, match="succeeded, failed, blocked, skipped"):
+                tx.runs.finish(run.id, tenant="acme", status="running")
+        assert failed.error == failure.to_dict()
+        assert failed.error is not None
+        assert failed.error["code"] == "conflict"
+
+    def test_run_finish_keeps_an_error_written_earlier(self, catalog: Catalog) -> None:
+        with catalog.transaction() as tx:
+            run = tx.runs.start(tenant="acme", kind="build")
+            tx.runs.update(run.id, tenant="acme", error={"message": "boom"})
+            finished = tx.runs.finish(run.id, tenant="acme", status="failed")
+        assert finished.error == {"message": "boom"}
+
+    def test_run_list_filters_and_orders_newest_first(
+        self, catalog: Catalog, clock: FixedClock
+    ) -> None:
+        with catalog.transaction() as tx:
+            first = tx.runs.start(tenant="acme", kind="ingest", source="a", dataset="x")
+            clock.advance(timedelta(seconds=1))
+            second = tx.runs.start(tenant="acme", kind="ingest", source="b", dataset="x")
+            clock.advance(timedelta(seconds=1))
+            third = tx.runs.start(tenant="acme", kind="build", dataset="y")
+            tx.runs.finish(second.id, tenant="acme", status="failed")
+        with catalog.transaction() as tx:
+            assert [r.id for r in tx.runs.list(tenant="acme")] == [third.id, second.id, first.id]
+            assert [r.id for r in tx.runs.list(tenant="acme", limit=2)] == [third.id, second.id]
+            assert [r.id for r in tx.runs.list(tenant="acme", source="a")] == [first.id]
+            assert [r.id for r in tx.runs.list(tenant="acme", dataset="x")] == [
+                second.id,
+                first.id,
+            ]
+            assert [r.id for r in tx.runs.list(tenant="acme", status="failed")] == [second.id]
+            with pytest.raises(InvalidInput):
+                tx.runs.list(tenant="acme", limit=0)
+            with pytest.raises(InvalidInput, match="running, succeeded"):
+                tx.runs.list(tenant="acme", status="done")  # type: ignore[arg-type]
+
+    def test_incomplete_runs_of_a_dataset(self, catalog: Catalog, clock: FixedClock) -> None:
+        with catalog.transaction() as tx:
+            acme = tx.runs.start(tenant="acme", kind="ingest", dataset="orders")
+            clock.advance(timedelta(seconds=1))
+            globex = tx.runs.start(tenant="globex", kind="ingest", dataset="orders")
+            done = tx.runs.start(tenant="acme", kind="ingest", dataset="orders")
+            tx.runs.finish(done.id, tenant="acme", status="succeeded")
+            tx.runs.start(tenant="acme", kind="ingest", dataset="customers")
+        with catalog.transaction() as tx:
+            assert [r.id for r in tx.runs.incomplete(dataset="orders")] == [acme.id, globex.id]
+            assert [r.id for r in tx.runs.incomplete(tenant="acme", dataset="orders")] == [acme.id]
+            assert tx.runs.incomplete(dataset="nothing") == []
+
+    def test_find_by_batch_returns_the_newest(self, catalog: Catalog, clock: FixedClock) -> None:
+        with catalog.transaction() as tx:
+            tx.runs.start(tenant="acme", kind="ingest", batch_id="b1")
+            clock.advance(timedelta(minutes=1))
+            retry = tx.runs.start(tenant="acme", kind="ingest", batch_id="b1")
+            found = tx.runs.find_by_batch(tenant="acme", batch_id="b1")
+            assert tx.runs.find_by_batch(tenant="acme", batch_id="b2") is None
+        assert found == retry
+
+    # ------------------------------------------------------------------ tenant scoping
+
+    def test_other_tenants_rows_are_invisible(self, catalog: Catalog) -> None:
+        with catalog.transaction() as tx:
+            tx.sources.upsert(tenant="acme", name="orders", kind="csv", dataset="orders", spec={})
+            tx.datasets.upsert(tenant="acme", name="orders", schema=[], contract_version=None)
+            tx.contracts.add(tenant="acme", dataset="orders", version=1, fingerprint="f", spec={})
+            run = tx.runs.start(tenant="acme", kind="ingest", dataset="orders", batch_id="b1")
+            tx.files.record(
+                tenant="acme",
+                source="orders",
+                fingerprint="sha",
+                path="a.csv",
+                size=1,
+                batch_id="b1",
+                run_id=run.id,
+            )
+        with catalog.transaction() as tx:
+            with pytest.raises(SourceNotFound):
+                tx.sources.get(tenant="globex", name="orders")
+            with pytest.raises(DatasetNotFound):
+                tx.datasets.get(tenant="globex", name="orders")
+            with pytest.raises(RunNotFound):
+                tx.runs.get(run.id, tenant="globex")
+            with pytest.raises(RunNotFound):
+                tx.runs.update(run.id, tenant="globex", stage="x")
+            with pytest.raises(RunNotFound):
+                tx.runs.finish(run.id, tenant="globex", status="failed")
+            assert tx.sources.list(tenant="globex") == []
+            assert tx.datasets.find(tenant="globex", name="orders") is None
+            assert tx.datasets.list(tenant="globex") == []
+            assert tx.contracts.latest(tenant="globex", dataset="orders") is None
+            assert tx.contracts.list(tenant="globex", dataset="orders") == []
+            assert tx.runs.list(tenant="globex") == []
+            assert tx.runs.find_by_batch(tenant="globex", batch_id="b1") is None
+            assert tx.runs.incomplete(tenant="globex", dataset="orders") == []
+            assert tx.files.get(tenant="globex", source="orders", fingerprint="sha") is None
+            # and the owner still sees everything, untouched by the attempts above
+            assert tx.runs.get(run.id, tenant="acme").stage is None
+
+    def test_same_names_in_two_tenants_are_separate(self, catalog: Catalog) -> None:
+        with catalog.transaction() as tx:
+            acme = tx.sources.upsert(
+                tenant="acme", name="orders", kind="csv", dataset="o", spec={"t": "a"}
+            )
+            globex = tx.sources.upsert(
+                tenant="globex", name="orders", kind="json", dataset="o", spec={"t": "g"}
+            )
+            tx.contracts.add(tenant="acme", dataset="o", version=1, fingerprint="a", spec={})
+            tx.contracts.add(tenant="globex", dataset="o", version=1, fingerprint="g", spec={})
+        assert acme.id != globex.id
+        with catalog.transaction() as tx:
+            assert tx.sources.get(tenant="acme", name="orders").kind == "csv"
+            assert tx.sources.get(tenant="globex", name="orders").kind == "json"
+
+    # ------------------------------------------------------------------ ingested files
+
+    def test_files_record_and_get(self, catalog: Catalog) -> None:
+        with catalog.transaction() as tx:
+            assert tx.files.get(tenant="acme", source="s", fingerprint="sha1") is None
+            recorded = tx.files.record(
+                tenant="acme",
+                source="s",
+                fingerprint="sha1",
+                path="in/a.csv",
+                size=2_000_000_000_000,
+                batch_id="b1",
+                run_id="r1",
+            )
+        with catalog.transaction() as tx:
+            found = tx.files.get(tenant="acme", source="s", fingerprint="sha1")
+            other_source = tx.files.get(tenant="acme", source="t", fingerprint="sha1")
+        assert found == recorded
+        assert (recorded.path, recorded.size, recorded.ingested_at) == (
+            "in/a.csv",
+            2_000_000_000_000,
+            START,
+        )
+        assert other_source is None
+
+    def test_recording_a_file_twice_conflicts(self, catalog: Catalog) -> None:
+        with catalog.transaction() as tx:
+            tx.files.record(
+                tenant="acme",
+                source="s",
+                fingerprint="f",
+                path="a",
+                size=1,
+                batch_id="b",
+                run_id="r",
+            )
+            with pytest.raises(Conflict, match="already loaded"):
+                tx.files.record(
+                    tenant="acme",
+                    source="s",
+                    fingerprint="f",
+                    path="copy-of-a",
+                    size=1,
+                    batch_id="b2",
+                    run_id="r2",
+                )
+            with pytest.raises(InvalidInput):
+                tx.files.record(
+                    tenant="acme",
+                    source="s",
+                    fingerprint="g",
+                    path="g",
+                    size=-1,
+                    batch_id="b",
+                    run_id="r",
+                )
+            kept = tx.files.get(tenant="acme", source="s", fingerprint="f")
+        assert kept is not None
+        assert kept.path == "a"
+
+    # ------------------------------------------------------------------ table versions
+
+    def test_publish_get_all_remove(self, catalog: Catalog, clock: FixedClock) -> None:
+        with catalog.transaction() as tx:
+            assert tx.tables.get("silver", "orders") is None
+            tx.tables.publish({("silver", "orders"): 3, ("bronze", "orders"): 7}, run_id="r1")
+        later = clock.advance(timedelta(minutes=1))
+        with catalog.transaction() as tx:
+            tx.tables.publish({("silver", "orders"): 5}, run_id="r2")
+            tx.tables.publish({("silver", "orders"): 5}, run_id="r3")
+            silver = tx.tables.get("silver", "orders")
+            everything = tx.tables.all()
+            tx.tables.remove("bronze", "orders")
+            tx.tables.remove("bronze", "never-published")
+            remaining = tx.tables.all()
+        assert silver is not None
+        assert (silver.version, silver.run_id, silver.updated_at) == (5, "r3", later)
+        assert [(t.layer, t.name, t.version) for t in everything] == [
+            ("bronze", "orders", 7),
+            ("silver", "orders", 5),
+        ]
+        assert [(t.layer, t.name) for t in remaining] == [("silver", "orders")]
+
+    def test_publish_never_moves_a_version_back(self, catalog: Catalog) -> None:
+        with catalog.transaction() as tx:
+            tx.tables.publish({("silver", "orders"): 5}, run_id="r1")
+        with (
+            pytest.raises(Conflict, match="version 5 is already published"),
+            catalog.transaction() as tx,
+        ):
+            tx.tables.publish({("gold", "daily"): 1, ("silver", "orders"): 4}, run_id="r2")
+        with catalog.transaction() as tx:
+            assert [(t.layer, t.name, t.version) for t in tx.tables.all()] == [
+                ("silver", "orders", 5)
+            ]
+            tx.tables.remove("silver", "orders")
+            tx.tables.publish({("silver", "orders"): 0}, run_id="recreated")
+            restarted = tx.tables.get("silver", "orders")
+            with pytest.raises(InvalidInput):
+                tx.tables.publish({("silver", "orders"): -1}, run_id=None)
+        assert restarted is not None
+        assert restarted.version == 0
+
+    def test_publish_transaction_rolls_back_everything_on_error(self, catalog: Catalog) -> None:
+        with pytest.raises(RuntimeError, match="crash"), catalog.transaction() as tx:
+            run = tx.runs.start(tenant="acme", kind="ingest", dataset="orders", batch_id="b")
+            tx.files.record(
+                tenant="acme",
+                source="s",
+                fingerprint="f",
+                path="a.csv",
+                size=1,
+                batch_id="b",
+                run_id=run.id,
+            )
+            tx.tables.publish({("bronze", "orders"): 1, ("silver", "orders"): 1}, run_id=run.id)
+            tx.outbox.add(tenant="acme", type="gnomon.run.finished", source="t", data={})
+            tx.runs.finish(run.id, tenant="acme", status="succeeded")
+            raise RuntimeError("crash before commit")
+        with catalog.transaction() as tx:
+            assert tx.tables.all() == []
+            assert tx.files.get(tenant="acme", source="s", fingerprint="f") is None
+            assert tx.outbox.pending() == []
+            assert tx.runs.list(tenant="acme") == []
+
+    # ------------------------------------------------------------------ leases
+
+    def test_lease_is_exclusive_until_it_expires(self, catalog: Catalog) -> None:
+        ttl = timedelta(seconds=60)
+        with catalog.transaction() as tx:
+            assert tx.leases.acquire("load:silver.orders", owner="a", ttl=ttl, now=START)
+            assert not tx.leases.acquire(
+                "load:silver.orders", owner="b", ttl=ttl, now=START + timedelta(seconds=59)
+            )
+            assert tx.leases.acquire("load:silver.other", owner="b", ttl=ttl, now=START)
+        with catalog.transaction() as tx:
+            lease = tx.leases.get("load:silver.orders")
+        assert lease is not None
+        assert (lease.owner, lease.acquired_at, lease.expires_at) == ("a", START, START + ttl)
+
+    def test_owner_reacquires_and_renews(self, catalog: Catalog) -> None:
+        ttl = timedelta(seconds=60)
+        later = START + timedelta(seconds=30)
+        with catalog.transaction() as tx:
+            assert tx.leases.acquire("l", owner="a", ttl=ttl, now=START)
+            assert tx.leases.acquire("l", owner="a", ttl=ttl, now=later)
+            after_reacquire = tx.leases.get("l")
+            assert tx.leases.renew("l", owner="a", ttl=ttl, now=later + ttl)
+            assert not tx.leases.renew("l", owner="b", ttl=ttl, now=later)
+            after_renew = tx.leases.get("l")
+        assert after_reacquire is not None
+        assert (after_reacquire.acquired_at, after_reacquire.expires_at) == (START, later + ttl)
+        assert after_renew is not None
+        assert after_renew.expires_at == later + 2 * ttl
+
+    def test_expired_lease_is_taken_over(self, catalog: Catalog) -> None:
+        ttl = timedelta(seconds=60)
+        with catalog.transaction() as tx:
+            assert tx.leases.acquire("l", owner="a", ttl=ttl, now=START)
+            assert tx.leases.acquire("l", owner="b", ttl=ttl, now=START + ttl)
+            assert not tx.leases.renew("l", owner="a", ttl=ttl, now=START + ttl)
+            assert not tx.leases.release("l", owner="a")
+            taken = tx.leases.get("l")
+            assert tx.leases.release("l", owner="b")
+            assert tx.leases.get("l") is None
+            assert tx.leases.acquire("l", owner="a", ttl=ttl, now=START + ttl)
+        assert taken is not None
+        assert (taken.owner, taken.acquired_at) == ("b", START + ttl)
+
+    def test_lease_uses_the_clock_and_checks_its_input(
+        self, catalog: Catalog, clock: FixedClock
+    ) -> None:
+        with catalog.transaction() as tx:
+            assert tx.leases.acquire("l", owner="a", ttl=timedelta(minutes=1))
+            lease = tx.leases.get("l")
+            with pytest.raises(InvalidInput, match="ttl"):
+                tx.leases.acquire("m", owner="a", ttl=timedelta(0))
+            with pytest.raises(InvalidInput, match="timezone-aware"):
+                tx.leases.acquire("m", owner="a", ttl=timedelta(1), now=datetime(2025, 1, 1))
+        assert lease is not None
+        assert lease.expires_at == clock.now() + timedelta(minutes=1)
+
+    def test_racing_for_a_lease_exactly_one_wins(self, catalog_url: str, catalog: Catalog) -> None:
+        contenders = 8
+        catalogs = [Catalog(catalog_url) for _ in range(contenders)]
+
+        def contend(index: int) -> bool:
+            with catalogs[index].transaction() as tx:
+                return tx.leases.acquire(
+                    "load:silver.orders", owner=f"worker-{index}", ttl=timedelta(minutes=5)
+                )
+
+        try:
+            results = run_in_threads(contenders, contend)
+        finally:
+            for each in catalogs:
+                each.dispose()
+        assert results.count(True) == 1
+        with catalog.transaction() as tx:
+            lease = tx.leases.get("load:silver.orders")
+        assert lease is not None
+        assert lease.owner == f"worker-{results.index(True)}"
+
+    def test_hold_lease_excludes_others_and_releases(self, catalog: Catalog) -> None:
+        ttl = timedelta(minutes=5)
+        with hold_lease(catalog, "load:orders", owner="a", ttl=ttl) as held:
+            assert (held.name, held.owner, held.record.expires_at) == (
+                "load:orders",
+                "a",
+                START + ttl,
+            )
+            with (
+                pytest.raises(LeaseHeld, match="held by a") as caught,
+                hold_lease(catalog, "load:orders", owner="b", ttl=ttl),
+            ):
+                pass
+            assert isinstance(caught.value, Conflict)
+            held.check()
+        with catalog.transaction() as tx:
+            assert tx.leases.get("load:orders") is None
+
+    def test_hold_lease_takes_over_from_a_dead_process(self, catalog: Catalog) -> None:
+        child = subprocess.run(
+            [sys.executable, "-c", "import os; print(os.getpid())"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        dead = f"{socket.gethostname()}:{int(child.stdout)}:nonce"
+        assert owner_is_dead(dead)
+        with catalog.transaction() as tx:
+            assert tx.leases.acquire("load:orders", owner=dead, ttl=timedelta(hours=1), now=START)
+        with hold_lease(catalog, "load:orders", owner="new", ttl=timedelta(minutes=5)) as held:
+            assert held.owner == "new"
+
+    def test_hold_lease_never_takes_over_from_a_live_or_foreign_owner(
+        self, catalog: Catalog
+    ) -> None:
+        alive = process_owner()
+        foreign = f"elsewhere-{socket.gethostname()}:1:nonce"
+        assert not owner_is_dead(alive)
+        assert not owner_is_dead(foreign)
+        assert not owner_is_dead("no-pid-here")
+        for holder in (alive, foreign):
+            with catalog.transaction() as tx:
+                assert tx.leases.acquire(holder, owner=holder, ttl=timedelta(hours=1), now=START)
+            with (
+                pytest.raises(LeaseHeld),
+                hold_lease(catalog, holder, owner="new", ttl=timedelta(minutes=5)),
+            ):
+                pass
+
+    def test_hold_lease_releases_when_the_job_fails(self, catalog: Catalog) -> None:
+        with (
+            pytest.raises(ValueError, match="job failed"),
+            hold_lease(catalog, "l", owner="a", ttl=timedelta(minutes=1)),
+        ):
+            raise ValueError("job failed")
+        with catalog.transaction() as tx:
+            assert tx.leases.get("l") is None
+
+    def test_hold_lease_renews_while_the_job_runs(
+        self, catalog: Catalog, clock: FixedClock
+    ) -> None:
+        ttl = timedelta(milliseconds=300)
+
+        def expiry() -> datetime | None:
+            with catalog.transaction() as tx:
+                lease = tx.leases.get("l")
+            return None if lease is None else lease.expires_at
+
+        with hold_lease(catalog, "l", owner="a", ttl=ttl) as held:
+            later = clock.advance(timedelta(hours=1))
+            assert wait_until(lambda: expiry() == later + ttl)
+            with catalog.transaction() as tx:
+                assert not tx.leases.acquire("l", owner="b", ttl=ttl)
+            assert not held.lost
+
+    def test_hold_lease_notices_a_take_over(self, catalog: Catalog, clock: FixedClock) -> None:
+        ttl = timedelta(milliseconds=300)
+        with hold_lease(catalog, "l", owner="a", ttl=ttl) as held:
+            with catalog.transaction() as tx:
+                assert tx.leases.acquire("l", owner="b", ttl=ttl, now=START + timedelta(hours=1))
+            assert wait_until(lambda: held.lost)
+            with pytest.raises(LeaseHeld, match="was lost"):
+                held.check()
+        with catalog.transaction() as tx:
+            lease = tx.leases.get("l")
+        assert lease is not None
+        assert lease.owner == "b"
+
+    # ------------------------------------------------------------------ outbox
+
+    def test_outbox_add_pending_and_mark(self, catalog: Catalog, clock: FixedClock) -> None:
+        with catalog.transaction() as tx:
+            first = tx.outbox.add(
+                tenant="acme",
+                type="gnomon.ingest.run.finished",
+                source="gnomon/ingest",
+                data={"run_id": "r1", "rows": 3},
+                correlation_id="c1",
+            )
+            clock.advance(timedelta(seconds=1))
+            second = tx.outbox.add(tenant="globex", type="t2", source="s", data={})
+            clock.advance(timedelta(seconds=1))
+            third = tx.outbox.add(tenant="acme", type="t3", source="s", data={})
+        assert (first.time, first.published_at, first.attempts) == (START, None, 0)
+        assert (first.data, first.correlation_id, first.tenant) == (
+            {"run_id": "r1", "rows": 3},
+            "c1",
+            "acme",
+        )
+        sent_at = clock.advance(timedelta(seconds=1))
+        with catalog.transaction() as tx:
+            assert [m.id for m in tx.outbox.pending()] == [first.id, second.id, third.id]
+            assert [m.id for m in tx.outbox.pending(limit=1)] == [first.id]
+            assert tx.outbox.mark_published([first.id, "unknown"]) == 1
+            assert tx.outbox.mark_failed([second.id]) == 1
+            assert tx.outbox.mark_published([]) == 0
+        with catalog.transaction() as tx:
+            pending = tx.outbox.pending()
+            assert tx.outbox.mark_published([first.id]) == 0
+        assert [(m.id, m.attempts) for m in pending] == [(second.id, 1), (third.id, 0)]
+        assert all(m.published_at is None for m in pending)
+        assert sent_at > first.time
+
+    # ------------------------------------------------------------------ time
+
+    def test_timestamps_round_trip_as_aware_utc(self, catalog_url: str) -> None:
+        # An instant given in another zone comes back as the same instant in UTC.
+        plus_five = datetime(2025, 6, 30, 23, 59, 59, 999999, tzinfo=timezone(timedelta(hours=5)))
+        catalog = Catalog(catalog_url, clock=FixedClock(plus_five))
+        try:
+            catalog.migrate()
+            with catalog.transaction() as tx:
+                run = tx.runs.start(tenant="default", kind="maintenance")
+                tx.leases.acquire("l", owner="o", ttl=timedelta(hours=1), now=plus_five)
+            with catalog.transaction() as tx:
+                stored = tx.runs.get(run.id, tenant="default")
+                lease = tx.leases.get("l")
+                tenant = tx.tenants.get("default")
+        finally:
+            catalog.dispose()
+        for value in (stored.started_at, stored.heartbeat_at, tenant.created_at):
+            assert value == plus_five
+            assert value is not None
+            assert value.tzinfo is UTC
+            assert value.hour == 18
+        assert lease is not None
+        assert lease.expires_at == plus_five + timedelta(hours=1)
+        assert lease.expires_at.tzinfo is UTC
