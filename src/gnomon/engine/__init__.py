@@ -1,1 +1,31 @@
-__all__: list[str] = []
+"""Running SQL over lake tables: read-only parsing, tenant scoping and the engines.
+
+Every read of lake data goes through :class:`QueryService`, which checks user text with
+:func:`parse_read_only`, scopes the tree with :func:`scope_to_tenant` and runs it on an
+:class:`Engine` (DuckDB in-process by default) against the published table versions.
+"""
+
+from gnomon.engine._references import LAYERS
+from gnomon.engine.duckdb import DuckDBEngine
+from gnomon.engine.errors import EngineUnavailable, QueryError, ReadOnlyViolation, UnboundTable
+from gnomon.engine.protocols import Engine, TableSource
+from gnomon.engine.readonly import parse_read_only, referenced_tables
+from gnomon.engine.scope import TENANT_COLUMN, scope_to_tenant
+from gnomon.engine.service import QueryResult, QueryService
+
+__all__ = [
+    "LAYERS",
+    "TENANT_COLUMN",
+    "DuckDBEngine",
+    "Engine",
+    "EngineUnavailable",
+    "QueryError",
+    "QueryResult",
+    "QueryService",
+    "ReadOnlyViolation",
+    "TableSource",
+    "UnboundTable",
+    "parse_read_only",
+    "referenced_tables",
+    "scope_to_tenant",
+]

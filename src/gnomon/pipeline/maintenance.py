@@ -4,9 +4,6 @@ Maintenance takes the same lease as the loads of a table, so it never races a lo
 a compaction's new version is published at once because it holds exactly the same rows.
 """
 
-import os
-import socket
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta

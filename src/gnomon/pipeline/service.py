@@ -5,9 +5,6 @@ so models downstream read it; a failed model leaves its table at the previous ve
 dependants are skipped.
 """
 
-import os
-import socket
-import uuid
 from collections.abc import Callable, Collection, Iterator
 from datetime import timedelta
 from pathlib import Path
