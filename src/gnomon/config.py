@@ -40,7 +40,7 @@ class _Section(BaseModel):
 
 
 class CatalogConfig(_Section):
-    """Where metadata lives: a SQLAlchemy URL, or ``None`` for ``<data_dir>/catalog.db`` (SQLite)."""
+    """Where metadata lives: a SQLAlchemy URL, or ``None`` for SQLite in ``<data_dir>``."""
 
     url: str | None = None
     echo: bool = False
@@ -92,11 +92,11 @@ class Settings(BaseSettings):
     @classmethod
     def settings_customise_sources(
         cls,
-        settings_cls: type[BaseSettings],
+        settings_cls: type[BaseSettings],  # noqa: ARG003
         init_settings: PydanticBaseSettingsSource,
         env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,  # noqa: ARG003
+        file_secret_settings: PydanticBaseSettingsSource,  # noqa: ARG003
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         """Arguments beat the environment; the YAML file arrives as init arguments underneath."""
         return (init_settings, env_settings)

@@ -258,6 +258,8 @@ class DuckDBEngine:
         if temp is not None:
             settings.append(("temp_directory", temp))
         settings += [
+            # Timestamps are stored in UTC; a session zone would shift naive values and labels.
+            ("TimeZone", "UTC"),
             ("python_enable_replacements", False),
             ("autoinstall_known_extensions", False),
             ("autoload_known_extensions", False),

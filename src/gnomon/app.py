@@ -1,0 +1,263 @@
+"""The composition root: builds catalog, lake, engine and services from settings.
+
+Nothing else in gnomon constructs infrastructure. Interfaces (CLI, API) hold a :class:`Gnomon`
+and call its services; tests build one over a temporary project.
+"""
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from gnomon.catalog import Catalog, DatasetRecord, RunRecord
+from gnomon.clock import Clock, SystemClock
+from gnomon.config import Settings, load_settings
+from gnomon.context import RequestContext
+from gnomon.engine import DuckDBEngine, QueryService, TableSource
+from gnomon.errors import InvalidInput, NotFound
+from gnomon.ingest import IngestService
+from gnomon.lake import Lake, Layer, TableSnapshot
+from gnomon.pipeline import MaintenanceService, ModelRunResult, ModelService
+from gnomon.project import ProjectLayout
+
+__all__ = ["Gnomon", "TableInfo"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class TableInfo:
+    """A lake table as readers see it: its published version."""
+
+    layer: str
+    name: str
+    version: int
+    updated_at: datetime
+    run_id: str | None
+    uri: str
+
+
+class Gnomon:
+    """One gnomon project, opened: the entry point of every interface."""
+
+    def __init__(self, settings: Settings, *, clock: Clock | None = None) -> None:
+        self.settings = settings
+        self.clock: Clock = clock or SystemClock()
+        self.layout = ProjectLayout(settings.project_dir)
+        self.catalog = Catalog(settings.catalog_url, echo=settings.catalog.echo, clock=self.clock)
+        self.lake = Lake(settings.lake_root, storage_options=settings.lake.storage_options)
+        self._engine: DuckDBEngine | None = None
+
+    @classmethod
+    def open(
+        cls, project_dir: Path | str = ".", *, clock: Clock | None = None, **overrides: Any
+    ) -> "Gnomon":
+        """Load the project's settings and bring its catalog schema up to date."""
+        app = cls(load_settings(project_dir, **overrides), clock=clock)
+        app.catalog.migrate()
+        return app
+
+    def close(self) -> None:
+        """Release the engine's and the catalog's connections."""
+        if self._engine is not None:
+            self._engine.close()
+            self._engine = None
+        self.catalog.dispose()
+
+    def __enter__(self) -> "Gnomon":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def context(self, tenant: str | None = None) -> RequestContext:
+        """The context of local work: the system user in the configured (or given) tenant."""
+        return RequestContext.system(tenant or self.settings.tenant)
+
+    # ------------------------------------------------------------------ infrastructure
+
+    @property
+    def engine(self) -> DuckDBEngine:
+        """The query engine, started on first use."""
+        if self._engine is None:
+            data_dir = self.settings.resolved_data_dir
+            roots = [self.settings.lake_root] if "://" not in self.settings.lake_root else []
+            self._engine = DuckDBEngine(
+                threads=self.settings.engine.threads,
+                memory_limit=self.settings.engine.memory_limit,
+                temp_directory=str(data_dir / "tmp"),
+                allowed_roots=roots,
+            )
+        return self._engine
+
+    # ------------------------------------------------------------------ services
+
+    @property
+    def ingest(self) -> IngestService:
+        """Loading sources into the lake."""
+        return IngestService(
+            catalog=self.catalog,
+            lake=self.lake,
+            engine=self.engine,
+            clock=self.clock,
+            layout=self.layout,
+            batch_rows=self.settings.ingest.batch_rows,
+            block_size=self.settings.ingest.block_size_bytes,
+        )
+
+    def queries(
+        self,
+        *,
+        as_of: datetime | None = None,
+        versions: Mapping[str, int] | None = None,
+    ) -> QueryService:
+        """The read path over published tables, optionally as of a time or at given versions."""
+        pinned = dict(versions or {})
+
+        def resolve(layer: str, name: str) -> TableSource:
+            return self.snapshot(layer, name, as_of=as_of, version=pinned.get(f"{layer}.{name}"))
+
+        return QueryService(
+            self.engine, resolve=resolve, max_rows=self.settings.engine.max_result_rows
+        )
+
+    def snapshot(
+        self,
+        layer: str,
+        name: str,
+        *,
+        as_of: datetime | None = None,
+        version: int | None = None,
+    ) -> TableSnapshot:
+        """The published snapshot of a table, or an older one for time travel.
+
+        Versions newer than the published one belong to a load that has not finished and are
+        never read.
+
+        Raises:
+            NotFound: the table has never been published.
+            InvalidInput: the version asked for is newer than the published one.
+        """
+        lake_layer = _layer(layer)
+        with self.catalog.transaction() as tx:
+            record = tx.tables.get(lake_layer.value, name)
+            known = [f"{t.layer}.{t.name}" for t in tx.tables.all()] if record is None else []
+        if record is None:
+            raise NotFound(
+                f"There is no table {layer}.{name} (tables: {', '.join(sorted(known)) or 'none'}).",
+                hint="Load a source or build the models first, or check the spelling.",
+                table=f"{layer}.{name}",
+            )
+        if version is not None:
+            if version > record.version:
+                raise InvalidInput(
+                    f"{layer}.{name} has no published version {version}; the latest is "
+                    f"{record.version}.",
+                    hint=f"Use a version between 0 and {record.version}.",
+                )
+            return self.lake.snapshot(lake_layer, name, version=version)
+        if as_of is not None:
+            snapshot = self.lake.snapshot(lake_layer, name, as_of=as_of)
+            if snapshot.version <= record.version:
+                return snapshot
+        return self.lake.snapshot(lake_layer, name, version=record.version)
+
+    def sql(
+        self,
+        text: str,
+        *,
+        ctx: RequestContext | None = None,
+        limit: int | None = None,
+        as_of: datetime | None = None,
+        versions: Mapping[str, int] | None = None,
+    ) -> pa.Table:
+        """Run read-only SQL over the lake for a tenant (the configured one by default)."""
+        service = self.queries(as_of=as_of, versions=versions)
+        return service.sql(text, ctx=ctx or self.context(), limit=limit).table
+
+    def tables(self) -> list[TableInfo]:
+        """Every published lake table."""
+        with self.catalog.transaction() as tx:
+            records = tx.tables.all()
+        return [
+            TableInfo(
+                layer=r.layer,
+                name=r.name,
+                version=r.version,
+                updated_at=r.updated_at,
+                run_id=r.run_id,
+                uri=self.lake.uri(Layer(r.layer), r.name),
+            )
+            for r in sorted(records, key=lambda r: (r.layer, r.name))
+        ]
+
+    def runs(
+        self,
+        *,
+        ctx: RequestContext | None = None,
+        source: str | None = None,
+        dataset: str | None = None,
+        status: str | None = None,
+        limit: int = 100,
+    ) -> list[RunRecord]:
+        """Recent runs of the tenant, newest first."""
+        tenant = (ctx or self.context()).tenant
+        with self.catalog.transaction() as tx:
+            return tx.runs.list(
+                tenant=tenant, source=source, dataset=dataset, status=status, limit=limit
+            )
+
+    def run(self, run_id: str, *, ctx: RequestContext | None = None) -> RunRecord:
+        """One run of the tenant (another tenant's run is not found)."""
+        with self.catalog.transaction() as tx:
+            return tx.runs.get(run_id, tenant=(ctx or self.context()).tenant)
+
+    def datasets(self, *, ctx: RequestContext | None = None) -> list[DatasetRecord]:
+        """The tenant's datasets."""
+        with self.catalog.transaction() as tx:
+            return tx.datasets.list(tenant=(ctx or self.context()).tenant)
+
+    def dataset(self, name: str, *, ctx: RequestContext | None = None) -> DatasetRecord:
+        """One dataset of the tenant."""
+        with self.catalog.transaction() as tx:
+            return tx.datasets.get(tenant=(ctx or self.context()).tenant, name=name)
+
+    @property
+    def models(self) -> ModelService:
+        """Building gold tables from the project's SQL models."""
+        return ModelService(
+            catalog=self.catalog,
+            lake=self.lake,
+            queries=self.queries(),
+            clock=self.clock,
+            models_dir=self.layout.models_dir,
+        )
+
+    @property
+    def maintenance(self) -> MaintenanceService:
+        """History, compaction and vacuum of lake tables."""
+        return MaintenanceService(catalog=self.catalog, lake=self.lake, clock=self.clock)
+
+    def build(
+        self,
+        select: list[str] | None = None,
+        *,
+        ctx: RequestContext | None = None,
+        on_event: Callable[[ModelRunResult], None] | None = None,
+    ) -> list[ModelRunResult]:
+        """Build gold models (all, or the selected ones and what they depend on)."""
+        return self.models.build(select, ctx=ctx or self.context(), on_event=on_event)
+
+
+def _layer(text: str) -> Layer:
+    try:
+        return Layer(text)
+    except ValueError:
+        valid = ", ".join(layer.value for layer in Layer)
+        raise InvalidInput(
+            f"Unknown layer {text!r}.", hint=f"Use one of: {valid}.", layer=text
+        ) from None

@@ -1,0 +1,5 @@
+"""``python -m gnomon.cli``: the same as the ``gnomon`` command."""
+
+from gnomon.cli.main import main
+
+main()

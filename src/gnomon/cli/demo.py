@@ -1,0 +1,109 @@
+"""``gnomon demo``: build and run the example retail project end to end."""
+
+import sys
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from gnomon.cli._render import OutputFormat, console, err_console, render
+from gnomon.cli.ingest import progress_bar
+from gnomon.demo import run_demo
+
+__all__ = ["register"]
+
+
+def demo(
+    project: Annotated[
+        Path, typer.Option("--project", "-p", help="Folder for the demo project.", file_okay=False)
+    ] = Path("demo-project"),
+    rows: Annotated[int, typer.Option(min=1_000, help="How many orders to generate.")] = 1_000_000,
+    seed: Annotated[
+        int, typer.Option(help="Another seed gives another reproducible data set.")
+    ] = 0,
+) -> None:
+    """Generate retail data, load it through a contract, build gold marts, show the results."""
+    interactive = sys.stderr.isatty()
+
+    def stage(text: str) -> None:
+        err_console.print(f"[bold cyan]>[/] {text}")
+
+    if interactive:
+        with (
+            Progress(
+                TextColumn("generating"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=err_console,
+                transient=True,
+            ) as gen_progress,
+            progress_bar(True) as listener,
+        ):
+            task = gen_progress.add_task("generate", total=rows)
+            report = run_demo(
+                project,
+                rows=rows,
+                seed=seed,
+                on_stage=stage,
+                on_rows=lambda n: gen_progress.update(task, completed=n),
+                on_progress=listener,
+            )
+    else:
+        report = run_demo(project, rows=rows, seed=seed, on_stage=stage)
+
+    gen = report.generation
+    console.print()
+    console.print(
+        f"[bold]Generated[/] {gen.rows:,} orders from {gen.start} to "
+        f"{gen.end - timedelta(days=1)} in "
+        f"{len(gen.files)} files, {gen.updates:,} status updates, "
+        f"{sum(gen.broken.values())} deliberately broken rows "
+        f"({', '.join(f'{k}: {v}' for k, v in sorted(gen.broken.items()))})."
+    )
+    render(
+        [
+            {
+                "source": r.source,
+                "status": r.status,
+                "rows_read": r.rows_read,
+                "rows_written": r.rows_written,
+                "rows_quarantined": r.rows_quarantined,
+                "seconds": round(r.duration_s, 2),
+            }
+            for r in report.loads
+        ],
+        OutputFormat.table,
+        title="Loads",
+    )
+    render(report.quarantine, OutputFormat.table, title="Quarantined rows by rule")
+    render(report.latest_wins, OutputFormat.table, title="Status updates merged (latest wins)")
+    render(
+        [{"model": b.model, "status": b.status, "rows": b.rows} for b in report.builds],
+        OutputFormat.table,
+        title="Gold models",
+    )
+    render(report.tables, OutputFormat.table, title="Lake tables")
+    render(report.by_region, OutputFormat.table, title="Revenue by year and region (gold)")
+    render(
+        [
+            {"kind": i.kind, "start": i.start, "end": i.end, "segment": i.segment}
+            for i in gen.incidents
+        ],
+        OutputFormat.table,
+        title=f"Injected incidents (ground truth in {gen.incidents_file})",
+    )
+    console.print(
+        f"\nProject: [bold]{report.project}[/]. Try:\n"
+        f'  gnomon sql --project {project} "SELECT region, SUM(revenue) FROM gold.daily_sales '
+        f'GROUP BY ALL"\n'
+        f"  gnomon runs list --project {project}\n"
+        f"  gnomon lake history silver.orders --project {project}"
+    )
+
+
+def register(app: typer.Typer) -> None:
+    """Add the command to the root app."""
+    app.command("demo")(demo)
