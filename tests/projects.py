@@ -1,0 +1,79 @@
+"""Small gnomon projects for tests: a source, a contract and CSV files written on the spot."""
+
+import csv
+import textwrap
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+ORDERS_CONTRACT = """
+dataset: orders
+version: 1
+primary_key: [order_id]
+ordering: updated_at
+schema_drift: {drift}
+columns:
+  order_id:   {{type: string, required: true}}
+  updated_at: {{type: timestamp, required: true}}
+  region:     {{type: string, required: true, allowed: [EMEA, AMER, APAC]}}
+  quantity:   {{type: integer, required: true, min: 1, max: 100}}
+  price:      {{type: "decimal(10,2)", min: 0}}
+checks:
+  row_count: {{min: {min_rows}, severity: block}}
+"""
+
+HEADER = ("order_id", "updated_at", "region", "quantity", "price")
+
+
+def write_project(
+    root: Path,
+    *,
+    drift: str = "evolve",
+    min_rows: int = 1,
+    fmt: str = "csv",
+    pattern: str = "data/*.csv",
+) -> Path:
+    """A project with source `orders` reading `pattern` and the contract above."""
+    (root / "sources").mkdir(parents=True, exist_ok=True)
+    (root / "contracts").mkdir(parents=True, exist_ok=True)
+    (root / "data").mkdir(parents=True, exist_ok=True)
+    (root / "gnomon.yaml").write_text("tenant: default\n", encoding="utf-8")
+    (root / "sources" / "orders.yaml").write_text(
+        textwrap.dedent(
+            f"""
+            name: orders
+            kind: file
+            path: {pattern}
+            format: {fmt}
+            dataset: orders
+            """
+        ),
+        encoding="utf-8",
+    )
+    write_contract(root, drift=drift, min_rows=min_rows)
+    return root
+
+
+def write_contract(root: Path, *, drift: str = "evolve", min_rows: int = 1, version: int = 1) -> None:
+    """(Re)write the orders contract."""
+    text = ORDERS_CONTRACT.format(drift=drift, min_rows=min_rows).replace(
+        "version: 1", f"version: {version}"
+    )
+    (root / "contracts" / "orders.yaml").write_text(text, encoding="utf-8")
+
+
+def order_rows(start: int, count: int, *, day: int = 1, region: str = "EMEA") -> list[list[str]]:
+    """Valid order rows with ids O<start>…"""
+    return [
+        [f"O{i:06d}", f"2025-01-{day:02d} 10:00:00", region, str(1 + i % 5), f"{10 + i % 7}.50"]
+        for i in range(start, start + count)
+    ]
+
+
+def write_csv(path: Path, rows: Iterable[Sequence[str]], *, header: Sequence[str] = HEADER) -> Path:
+    """A CSV file with a header."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
