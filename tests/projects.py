@@ -53,7 +53,9 @@ def write_project(
     return root
 
 
-def write_contract(root: Path, *, drift: str = "evolve", min_rows: int = 1, version: int = 1) -> None:
+def write_contract(
+    root: Path, *, drift: str = "evolve", min_rows: int = 1, version: int = 1
+) -> None:
     """(Re)write the orders contract."""
     text = ORDERS_CONTRACT.format(drift=drift, min_rows=min_rows).replace(
         "version: 1", f"version: {version}"

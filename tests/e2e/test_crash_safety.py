@@ -5,7 +5,6 @@ The kill is injected in a child process by wrapping one lake or catalog method t
 own code carries no test hooks.
 """
 
-import os
 import signal
 import subprocess
 import sys
@@ -68,8 +67,19 @@ def _ingest(project: Path) -> list[str]:
 
 def _killed(project: Path, owner: str, method: str, when: str, nth: int) -> int:
     proc = subprocess.run(
-        [sys.executable, "-c", KILLER, owner, method, when, str(nth), "ingest", "orders",
-         "--project", str(project)],
+        [
+            sys.executable,
+            "-c",
+            KILLER,
+            owner,
+            method,
+            when,
+            str(nth),
+            "ingest",
+            "orders",
+            "--project",
+            str(project),
+        ],
         capture_output=True,
         text=True,
         timeout=300,
@@ -123,21 +133,26 @@ def reference(tmp_path_factory: pytest.TempPathFactory, batches: Any) -> dict[st
 
 
 KILL_POINTS = [
-    ("lake", "append", "before", 1),        # before bronze is written
-    ("lake", "append", "mid-stream", 1),    # while bronze files are being written
-    ("lake", "append", "after", 1),         # bronze committed, nothing else
+    ("lake", "append", "before", 1),  # before bronze is written
+    ("lake", "append", "mid-stream", 1),  # while bronze files are being written
+    ("lake", "append", "after", 1),  # bronze committed, nothing else
     ("lake", "replace_batch", "after", 1),  # quarantine committed
-    ("lake", "merge", "before", 1),         # checks done, silver not touched
-    ("lake", "merge", "after", 1),          # silver committed, nothing published
-    ("tables", "publish", "after", 1),      # inside the publish transaction, before its commit
+    ("lake", "merge", "before", 1),  # checks done, silver not touched
+    ("lake", "merge", "after", 1),  # silver committed, nothing published
+    ("tables", "publish", "after", 1),  # inside the publish transaction, before its commit
 ]
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize(("owner", "method", "when", "nth"), KILL_POINTS)
 def test_sigkill_during_second_load_then_resume(
-    tmp_path: Path, batches: Any, reference: dict[str, Any], owner: str, method: str, when: str,
-    nth: int
+    tmp_path: Path,
+    batches: Any,
+    reference: dict[str, Any],
+    owner: str,
+    method: str,
+    when: str,
+    nth: int,
 ) -> None:
     project = write_project(tmp_path / "p")
     write_csv(project / "data" / "a.csv", batches[0])
@@ -170,4 +185,4 @@ def test_sigkill_during_first_load_then_resume(tmp_path: Path, batches: Any) -> 
     state = _state(project)
     assert len(state["silver.orders"]) == 1500
     assert len(state["bronze.orders"]) == 1500
-    assert os.path.isdir(project / ".gnomon" / "lake" / "silver" / "orders")
+    assert (project / ".gnomon" / "lake" / "silver" / "orders").is_dir()
