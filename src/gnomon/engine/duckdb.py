@@ -18,6 +18,7 @@ import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -40,6 +41,8 @@ _DIALECT = "duckdb"
 _SCHEMA_RELATION = "__gnomon_schema"
 _READ_BATCH = 65_536
 _LAYER_SET = frozenset(LAYERS)
+_SCRATCH_SCHEMA = "_scratch"
+"""Where :meth:`DuckDBEngine.materialize` keeps its tables; not a lake layer, never scoped."""
 _QUERY_ERRORS: tuple[type[duckdb.Error], ...] = (
     duckdb.BinderException,
     duckdb.CatalogException,
@@ -225,6 +228,54 @@ class DuckDBEngine:
             self._release(views)
         return pa.RecordBatchReader.from_batches(reader.schema, _batches(reader, cursor, sql))
 
+    @contextmanager
+    def materialize(
+        self,
+        tree: exp.Expr,
+        *,
+        tables: Mapping[str, TableSource],
+        name: str = "result",
+    ) -> Iterator[exp.Table]:
+        """Run the query once into a scratch table, for several later queries to read.
+
+        Yields the table's expression (``_scratch.<unique name>``) to use in later trees; the
+        table is dropped when the block ends. Its rows live in DuckDB's buffer manager, which
+        spills them to ``temp_directory`` under memory pressure, so a large result costs disk,
+        not memory. The caller scopes ``tree`` (tenant, policies) before it is materialised.
+
+        Raises:
+            UnboundTable: the tree references a lake table missing from ``tables``.
+            QueryError: DuckDB refused the query.
+            EngineUnavailable: DuckDB ran out of memory or disk.
+        """
+        sql, views = self._bind(tree, tables)
+        with self._lock:
+            self._check_open()
+            self._sequence += 1
+            table = exp.Table(
+                this=exp.to_identifier(f"{name}#{self._sequence}", quoted=True),
+                db=exp.to_identifier(_SCRATCH_SCHEMA, quoted=True),
+            )
+        cursor = self._cursor(None)
+        try:
+            create = exp.Create(
+                this=table.copy(), kind="TABLE", expression=exp.maybe_parse("SELECT 1")
+            )
+            head = create.sql(dialect=_DIALECT).rsplit(" AS ", 1)[0]
+            cursor.execute(f"{head} AS {sql}")
+        except (duckdb.Error, OSError) as exc:
+            raise _translate(exc, sql) from exc
+        finally:
+            self._release(views)
+            cursor.close()
+        try:
+            yield table
+        finally:
+            with self._lock:
+                if not self._closed:
+                    drop = exp.Drop(tables=[table.copy()], kind="TABLE", exists=True)
+                    self._con.execute(drop.sql(dialect=_DIALECT))
+
     def close(self) -> None:
         """Close the database; queries still streaming keep their own connection until done."""
         with self._lock:
@@ -278,7 +329,7 @@ class DuckDBEngine:
                     hint=f"Correct engine.{setting} in gnomon.yaml or the environment.",
                     setting=setting,
                 ) from exc
-        for layer in LAYERS:
+        for layer in (*LAYERS, _SCRATCH_SCHEMA):
             create = exp.Create(this=exp.to_identifier(layer, quoted=True), kind="SCHEMA")
             self._con.execute(create.sql(dialect=_DIALECT))
 

@@ -6,6 +6,7 @@ dataclass of their own).
 """
 
 from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from typing import Protocol
 
 import pyarrow as pa
@@ -93,6 +94,16 @@ class Engine(Protocol):
 
         The reader stays valid until it is exhausted or closed, even after the call returns.
         """
+        ...
+
+    def materialize(
+        self,
+        tree: exp.Expr,
+        *,
+        tables: Mapping[str, TableSource],
+        name: str = "result",
+    ) -> AbstractContextManager[exp.Table]:
+        """Run the query once into a scratch table that later trees read until the block ends."""
         ...
 
     def close(self) -> None:
