@@ -34,7 +34,9 @@ def benchmark_csv(rows: int) -> Path:
         started = time.perf_counter()
         size = write_benchmark_csv(partial, rows=rows, seed=0)
         partial.rename(path)
-        print(f"generated {path.name}: {size / 1e9:.2f} GB in {time.perf_counter() - started:.0f} s")
+        print(
+            f"generated {path.name}: {size / 1e9:.2f} GB in {time.perf_counter() - started:.0f} s"
+        )
     return path
 
 
@@ -46,9 +48,7 @@ def project_for(csv_path: Path, name: str) -> Path:
     (project / "sources").mkdir(parents=True)
     (project / "contracts").mkdir()
     (project / "gnomon.yaml").write_text("tenant: default\n", encoding="utf-8")
-    (project / "sources" / "orders.yaml").write_text(
-        SOURCE.format(path=csv_path), encoding="utf-8"
-    )
+    (project / "sources" / "orders.yaml").write_text(SOURCE.format(path=csv_path), encoding="utf-8")
     contract = files("gnomon") / "templates" / "demo" / "contracts" / "orders.yaml"
     (project / "contracts" / "orders.yaml").write_text(contract.read_text(), encoding="utf-8")
     return project
