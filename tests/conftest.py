@@ -12,6 +12,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# No test may depend on timing: the machines are shared and noisy. In CI the examples are
+# derandomised so that a failure reproduces from the same commit.
+settings.register_profile(
+    "gnomon",
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+    derandomize=os.environ.get("CI") == "true",
+)
+settings.load_profile("gnomon")
 
 REQUIRE_SERVICES = os.environ.get("GNOMON_REQUIRE_SERVICES") == "1"
 PG_HOST = os.environ.get("GNOMON_TEST_PG_HOST", "127.0.0.1")

@@ -58,7 +58,7 @@ class LandingStats:
 
 def file_schema(path: Path, spec: FileSourceSpec, *, batch_rows: int) -> pa.Schema | None:
     """The Arrow schema a file's batches will have (None for an empty file), read cheaply."""
-    with read_file(path, spec, batch_rows=batch_rows) as reader:
+    with read_file(path, spec, batch_rows=batch_rows, block_size=1 << 20) as reader:
         schema: pa.Schema | None = reader.schema
         return schema
 

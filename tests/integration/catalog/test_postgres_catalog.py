@@ -1,6 +1,7 @@
 """The catalog suite on PostgreSQL, each test in a fresh database."""
 
 import pytest
+
 from tests.unit.catalog.catalog_suite import CatalogSuite
 
 

@@ -12,12 +12,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import zstandard
-from tests.projects import HEADER, order_rows, write_contract, write_csv, write_project
 
 from gnomon.app import Gnomon
 from gnomon.catalog import hold_lease
 from gnomon.errors import Conflict, InvalidInput
 from gnomon.ingest import IngestResult
+from tests.projects import HEADER, order_rows, write_contract, write_csv, write_project
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import pytest
+
 from tests.unit.catalog.catalog_suite import CatalogSuite
 
 

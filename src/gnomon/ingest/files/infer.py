@@ -143,6 +143,10 @@ def type_of_arrow(data_type: pa.DataType) -> str:
     return next((name for check, name in checks if check(data_type)), "string")
 
 
+_SAMPLE_BLOCK = 1 << 20
+"""Bytes read per block while sampling: enough for the sample, far less than a load's block."""
+
+
 def infer_schema(
     path: Path, spec: "FileSourceSpec", *, sample_rows: int = 10_000
 ) -> dict[str, str]:
@@ -160,7 +164,7 @@ def infer_schema(
             hint="Pass a positive number of rows.",
         )
     batches: list[pa.RecordBatch] = []
-    with read_file(path, spec, batch_rows=sample_rows) as reader:
+    with read_file(path, spec, batch_rows=sample_rows, block_size=_SAMPLE_BLOCK) as reader:
         sampled = 0
         for read in reader:
             batches.append(read.batch)
