@@ -5,6 +5,7 @@ and call its services; tests build one over a temporary project.
 """
 
 import logging
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -27,6 +28,8 @@ from gnomon.project import ProjectLayout
 __all__ = ["Gnomon", "TableInfo"]
 
 log = logging.getLogger(__name__)
+
+_SNAPSHOT_CACHE = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +54,7 @@ class Gnomon:
         self.catalog = Catalog(settings.catalog_url, echo=settings.catalog.echo, clock=self.clock)
         self.lake = Lake(settings.lake_root, storage_options=settings.lake.storage_options)
         self._engine: DuckDBEngine | None = None
+        self._snapshots: OrderedDict[tuple[str, str, int], TableSnapshot] = OrderedDict()
 
     @classmethod
     def open(
@@ -159,12 +163,25 @@ class Gnomon:
                     f"{record.version}.",
                     hint=f"Use a version between 0 and {record.version}.",
                 )
-            return self.lake.snapshot(lake_layer, name, version=version)
+            return self._snapshot_at(lake_layer, name, version)
         if as_of is not None:
             snapshot = self.lake.snapshot(lake_layer, name, as_of=as_of)
             if snapshot.version <= record.version:
                 return snapshot
-        return self.lake.snapshot(lake_layer, name, version=record.version)
+        return self._snapshot_at(lake_layer, name, record.version)
+
+    def _snapshot_at(self, layer: Layer, name: str, version: int) -> TableSnapshot:
+        """A table version's snapshot; versions never change, so they are kept (a few hundred)."""
+        key = (layer.value, name, version)
+        cached = self._snapshots.get(key)
+        if cached is not None:
+            self._snapshots.move_to_end(key)
+            return cached
+        snapshot = self.lake.snapshot(layer, name, version=version)
+        self._snapshots[key] = snapshot
+        while len(self._snapshots) > _SNAPSHOT_CACHE:
+            self._snapshots.popitem(last=False)
+        return snapshot
 
     def sql(
         self,
