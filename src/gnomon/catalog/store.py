@@ -18,10 +18,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import URL, Connection, Engine, create_engine, event, make_url, text
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
@@ -166,6 +162,9 @@ class Catalog:
         Raises:
             CatalogUnavailable: the database cannot be reached.
         """
+        from alembic import command
+        from alembic.config import Config
+
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS_DIR))
         with self._begin("migrate") as connection:
@@ -218,6 +217,9 @@ class Catalog:
         """Fail once, clearly, instead of with "no such table" deep inside a repository."""
         if self._schema_checked:
             return
+        from alembic.runtime.migration import MigrationContext
+        from alembic.script import ScriptDirectory
+
         head = ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head()
         with self._begin("read the schema revision") as connection:
             current = MigrationContext.configure(connection).get_current_revision()

@@ -22,7 +22,7 @@ from rich.table import Table
 __all__ = ["OutputFormat", "console", "err_console", "render", "to_jsonable"]
 
 console = Console(soft_wrap=True)
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 
 class OutputFormat(StrEnum):
@@ -89,6 +89,16 @@ def _cell(value: Any, column: str = "") -> str:
     return str(value)
 
 
+def _csv_cell(value: Any) -> Any:
+    """Scalars as they are; nested values (errors, checks) as compact JSON, never Python repr."""
+    if value is None:
+        return ""
+    plain = to_jsonable(value)
+    if isinstance(plain, dict | list):
+        return json.dumps(plain, separators=(",", ":"))
+    return plain
+
+
 def render(
     data: pa.Table | Sequence[Mapping[str, Any]],
     fmt: OutputFormat,
@@ -105,9 +115,7 @@ def render(
         writer = csv.writer(sys.stdout, lineterminator="\n")
         writer.writerow(columns)
         for row in rows:
-            writer.writerow(
-                ["" if row.get(c) is None else to_jsonable(row.get(c)) for c in columns]
-            )
+            writer.writerow([_csv_cell(row.get(c)) for c in columns])
         return
     if not rows:
         console.print(empty if not title else f"{title}: {empty}")

@@ -114,6 +114,12 @@ def ingest(
         names = list(sources or [])
         if all_sources:
             names = [s.name for s in app.ingest.sources()]
+            if not names:
+                raise InvalidInput(
+                    "There is nothing to load: no sources are defined.",
+                    hint=f"Describe a source in {app.layout.sources_dir / 'NAME.yaml'} "
+                    "(see docs/sources.md).",
+                )
         if not names:
             raise InvalidInput(
                 "Name at least one source, or pass --all.",

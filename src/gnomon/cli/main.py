@@ -11,7 +11,6 @@ import logging
 import os
 import sys
 
-import click
 import typer
 
 from gnomon import __version__
@@ -61,29 +60,34 @@ models.register(app)
 demo.register(app)
 
 
+def _wants_json(args: list[str]) -> bool:
+    for i, arg in enumerate(args):
+        if arg in ("--format=json", "-fjson"):
+            return True
+        if arg in ("--format", "-f") and args[i + 1 : i + 2] == ["json"]:
+            return True
+    return False
+
+
 def _report(error: GnomonError) -> int:
     err_console.print(f"[bold red]error:[/] {error.message}", highlight=False)
     if error.hint:
         err_console.print(f"[yellow]hint:[/] {error.hint}", highlight=False)
-    if "--format" in sys.argv and "json" in sys.argv:
+    if _wants_json(sys.argv[1:]):
         sys.stdout.write(json.dumps({"error": error.to_dict()}, default=str) + "\n")
     return error.exit_code
 
 
 def main() -> None:
-    """Run the CLI; never let an exception escape as a stack trace for a user mistake."""
+    """Run the CLI; never let an exception escape as a stack trace for a user mistake.
+
+    Typer runs in standalone mode, so it reports usage errors (exit 2) and turns ``typer.Exit``
+    into the process exit code itself; only gnomon's own errors and bugs are handled here.
+    """
     try:
-        app(standalone_mode=False)
+        app()
     except GnomonError as error:
         sys.exit(_report(error))
-    except click.exceptions.Exit as done:
-        sys.exit(done.exit_code)
-    except click.ClickException as error:
-        error.show()
-        sys.exit(2)
-    except click.exceptions.Abort:
-        err_console.print("aborted")
-        sys.exit(130)
     except KeyboardInterrupt:
         err_console.print("interrupted")
         sys.exit(130)

@@ -69,7 +69,7 @@ def sql(
             return
         result = service.sql(text, ctx=ctx, limit=limit)
         render(result.table, fmt)
-        if result.truncated:
+        if result.truncated and limit is None:
             err_console.print(
                 f"[yellow]note:[/] result truncated to {result.table.num_rows:,} rows "
                 "(use --limit or aggregate)."

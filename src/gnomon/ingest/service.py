@@ -643,8 +643,6 @@ class IngestService:
         if done is not None:
             return self._count(count_tree, batch.tenant, tables), done.version
         quarantined = self._count(count_tree, batch.tenant, tables)
-        if quarantined == 0 and self._lake.head_version(Layer.QUARANTINE, dataset) is None:
-            return 0, None
         if on_progress is not None:
             on_progress(IngestProgress("quarantine", 0, quarantined))
         reader = self._engine.stream(scope_to_tenant(tree, tenant=batch.tenant), tables=tables)

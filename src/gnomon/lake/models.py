@@ -3,16 +3,18 @@
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
-import pyarrow.dataset as pads
 import pyarrow.fs as pafs
 from deltalake.fs import DeltaStorageHandler
 
 from gnomon.lake._uris import is_remote
 
 __all__ = ["CommitInfo", "Layer", "MergeResult", "TableSnapshot"]
+
+if TYPE_CHECKING:
+    import pyarrow.dataset as pads
 
 
 class Layer(StrEnum):
@@ -56,7 +58,7 @@ class TableSnapshot:
         default_factory=dict, repr=False, compare=False, hash=False
     )
 
-    def to_dataset(self) -> pads.Dataset:
+    def to_dataset(self) -> "pads.Dataset":
         """A pyarrow dataset over exactly :attr:`files`, partition columns filled in.
 
         Reads only the files listed, so a snapshot narrowed with ``dataclasses.replace`` (say,
@@ -64,6 +66,8 @@ class TableSnapshot:
         Hive-style paths; files written before a column was added read it as null. Reading
         raises ``FileNotFoundError`` if a vacuum has since deleted some of the files.
         """
+        import pyarrow.dataset as pads
+
         partitioning = None
         if self.partition_columns:
             fields = [self.schema.field(column) for column in self.partition_columns]

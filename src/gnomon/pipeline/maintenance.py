@@ -111,9 +111,14 @@ class MaintenanceService:
         retention_hours: int = 168,
         dry_run: bool = True,
     ) -> list[VacuumResult]:
-        """Remove files that no version within ``retention_hours`` needs."""
+        """Remove files that no version within ``retention_hours`` needs.
+
+        A vacuum that deletes files commits (``VACUUM START``/``END``) without changing a row, so
+        its head is published at once, as a compaction's is; left unpublished, it would look like
+        a crashed load to the next load (rolled back) and to compaction (skipped).
+        """
         results = []
-        for layer, name, _ in self._selected(names):
+        for layer, name, published in self._selected(names):
             with hold_lease(
                 self._catalog,
                 self._lease_name(layer, name),
@@ -121,9 +126,14 @@ class MaintenanceService:
                 ttl=timedelta(minutes=5),
                 clock=self._clock,
             ):
+                head = self._lake.head_version(layer, name)
                 removed = self._lake.vacuum(
                     layer, name, retention_hours=retention_hours, dry_run=dry_run
                 )
+                version = self._lake.head_version(layer, name)
+                if head == published and version is not None and version != published:
+                    with self._catalog.transaction() as tx:
+                        tx.tables.publish({(layer.value, name): version}, run_id=None)
             results.append(VacuumResult(f"{layer.value}.{name}", len(removed), not dry_run))
         return results
 

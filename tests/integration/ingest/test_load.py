@@ -385,6 +385,10 @@ def test_a_load_with_the_catalog_on_postgresql(project: Path, pg_env: str) -> No
     assert result.status == "succeeded"
     with Gnomon.open(project) as app:
         assert app.catalog.backend == "postgresql"
-        assert [t.name for t in app.tables()] == ["orders", "orders"]
+        assert [f"{t.layer}.{t.name}" for t in app.tables()] == [
+            "bronze.orders",
+            "quarantine.orders",
+            "silver.orders",
+        ]
     assert ingest(project)[0].status == "skipped"
     assert count(project, "silver.orders") == 40
