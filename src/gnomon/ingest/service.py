@@ -461,11 +461,20 @@ class IngestService:
         if q_version is not None:
             versions[(Layer.QUARANTINE.value, dataset)] = q_version
 
-        checks = self._dataset_checks(batch, plan, source, tables)
         warnings = self._warnings(batch, plan, source, tables)
         if encoding_issues:
             warnings["encoding"] = encoding_issues
-        blocking = [c for c in checks if not c["passed"] and c["severity"] == "block"]
+        # The valid rows are computed once (casts, rules, dedupe) for the checks and for silver.
+        valid = exp.select(
+            exp.Star(**{"except": [exp.column(c) for c in _INTERNAL_COLUMNS]})
+        ).from_(plan.valid(source).subquery("valid"))
+        with self._engine.materialize(
+            scope_to_tenant(valid, tenant=batch.tenant), tables=tables, name="valid"
+        ) as candidate:
+            checks = self._dataset_checks(batch, plan, candidate, tables)
+            blocking = [c for c in checks if not c["passed"] and c["severity"] == "block"]
+            if not blocking:
+                written, s_version = self._merge_silver(run, batch, candidate, tables, on_progress)
         if blocking:
             return self._publish(
                 run,
@@ -487,7 +496,6 @@ class IngestService:
                 },
             )
 
-        written, s_version = self._merge_silver(run, batch, plan, source, tables, on_progress)
         versions[(Layer.SILVER.value, dataset)] = s_version
         return self._publish(
             run,
@@ -639,21 +647,22 @@ class IngestService:
         done = self._lake.find_commit(
             Layer.QUARANTINE, dataset, batch_id=batch.batch_id, operation=operation
         )
-        count_tree = exp.select(exp.func("count", exp.Star()).as_("n")).from_(tree.subquery("q"))
-        if done is not None:
-            return self._count(count_tree, batch.tenant, tables), done.version
-        quarantined = self._count(count_tree, batch.tenant, tables)
-        if on_progress is not None:
-            on_progress(IngestProgress("quarantine", 0, quarantined))
-        reader = self._engine.stream(scope_to_tenant(tree, tenant=batch.tenant), tables=tables)
-        version = self._lake.replace_batch(
-            Layer.QUARANTINE,
-            dataset,
-            reader,
-            batch_id=batch.batch_id,
-            run_id=run.id,
-            operation=operation,
-        )
+        with self._engine.materialize(
+            scope_to_tenant(tree, tenant=batch.tenant), tables=tables, name="quarantine"
+        ) as rows:
+            quarantined = self._count(_count_of(rows), batch.tenant, tables)
+            if done is not None:
+                return quarantined, done.version
+            if on_progress is not None:
+                on_progress(IngestProgress("quarantine", 0, quarantined))
+            version = self._lake.replace_batch(
+                Layer.QUARANTINE,
+                dataset,
+                self._engine.stream(exp.select(exp.Star()).from_(rows.copy()), tables={}),
+                batch_id=batch.batch_id,
+                run_id=run.id,
+                operation=operation,
+            )
         if on_progress is not None:
             on_progress(IngestProgress("quarantine", quarantined, quarantined))
         return quarantined, version
@@ -662,18 +671,17 @@ class IngestService:
         self,
         batch: _Batch,
         plan: CheckPlan,
-        source: exp.Expression,
+        candidate: exp.Table,
         tables: Mapping[str, TableSource],
     ) -> list[dict[str, Any]]:
         if not plan.dataset_checks:
             return []
-        candidate = plan.valid(source).subquery("candidate")
         silver_key = f"silver.{batch.dataset}"
         current = exp.to_table(silver_key) if silver_key in tables else None
         now = self._clock.now()
         results = []
         for check in plan.dataset_checks:
-            table = self._run(check.query(candidate, current), batch.tenant, tables)
+            table = self._run(check.query(candidate.copy(), current), batch.tenant, tables)
             row = table.to_pylist()[0] if table.num_rows else {}
             result = check.evaluate(row, now=now)
             results.append(
@@ -696,6 +704,8 @@ class IngestService:
         source: exp.Expression,
         tables: Mapping[str, TableSource],
     ) -> dict[str, int]:
+        if not any(rule.severity == "warn" for rule in plan.row_rules):
+            return {}
         table = self._run(plan.warnings(source), batch.tenant, tables)
         rows = table.to_pylist()
         if not rows:
@@ -707,24 +717,19 @@ class IngestService:
         self,
         run: RunRecord,
         batch: _Batch,
-        plan: CheckPlan,
-        source: exp.Expression,
+        valid: exp.Table,
         tables: Mapping[str, TableSource],
         on_progress: ProgressListener | None,
     ) -> tuple[int, int]:
         dataset = batch.dataset
         operation = f"silver:{batch.tag}"
-        valid = exp.select(
-            exp.Star(**{"except": [exp.column(c) for c in _INTERNAL_COLUMNS]})
-        ).from_(plan.valid(source).subquery("valid"))
         done = self._lake.find_commit(
             Layer.SILVER, dataset, batch_id=batch.batch_id, operation=operation
         )
         if done is not None:
-            count = exp.select(exp.func("count", exp.Star()).as_("n")).from_(valid.subquery("v"))
-            return self._count(count, batch.tenant, tables), done.version
+            return self._count(_count_of(valid), batch.tenant, {}), done.version
         counter = _Counter(
-            self._engine.stream(scope_to_tenant(valid, tenant=batch.tenant), tables=tables)
+            self._engine.stream(exp.select(exp.Star()).from_(valid.copy()), tables={})
         )
         keys = list(batch.contract.primary_key or [])
         if on_progress is not None:
@@ -894,6 +899,10 @@ def _batch_id(tenant: str, source: str, fingerprints: Sequence[str]) -> str:
 def _raw_columns(source: TableSource) -> dict[str, pa.DataType]:
     """Every bronze column: the plan types the source's and passes metadata (``_…``) through."""
     return {f.name: f.type for f in source.schema}
+
+
+def _count_of(table: exp.Table) -> exp.Select:
+    return exp.select(exp.func("count", exp.Star()).as_("n")).from_(table.copy())
 
 
 def _batch_relation(dataset: str, batch_id: str) -> exp.Expression:
