@@ -59,7 +59,9 @@ class EngineConfig(_Section):
 
     name: Literal["duckdb"] = "duckdb"
     threads: int | None = Field(default=None, ge=1)
-    memory_limit: str | None = None
+    memory_limit: str | None = "1GB"
+    """DuckDB's memory budget; beyond it, sorts, joins and scratch results spill to
+    ``<data_dir>/tmp``. ``None`` lets DuckDB take 80 % of the machine's memory."""
     max_result_rows: int = Field(default=1_000_000, ge=1)
 
 

@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 import pyarrow as pa
 import pyarrow.fs as pafs
-from deltalake import DeltaTable, write_deltalake
+from deltalake import DeltaTable, WriterProperties, write_deltalake
 from deltalake.exceptions import DeltaError, TableNotFoundError
 from deltalake.fs import DeltaStorageHandler
 
@@ -57,6 +57,9 @@ __all__ = ["Lake"]
 logger = logging.getLogger(__name__)
 
 _MIN_RETENTION_HOURS = 1
+_WRITER = WriterProperties(max_row_group_size=131_072)
+"""A Parquet writer holds one row group per open file in memory: smaller groups bound a load's
+memory (the library's default of about a million rows costs hundreds of MB on wide text rows)."""
 _FIRST_HISTORY_PAGE = 32
 
 
@@ -767,6 +770,7 @@ class Lake:
                     schema_mode=schema_mode,
                     storage_options=self._options(),
                     commit_properties=props,
+                    writer_properties=_WRITER,
                 )
             else:
                 write_deltalake(
@@ -778,6 +782,7 @@ class Lake:
                     schema_mode=schema_mode,
                     storage_options=self._options(),
                     commit_properties=props,
+                    writer_properties=_WRITER,
                 )
             if table is not None:
                 return table.version()
