@@ -292,35 +292,43 @@ class IngestService:
             files=tuple(new),
             batch_id=_batch_id(ctx.tenant, spec.name, [f.fingerprint for f in new]),
         )
+        run = self._start_run(
+            spec,
+            ctx,
+            batch_id=batch.batch_id,
+            files=[f.to_json() for f in new],
+            bytes_read=sum(f.size for f in new),
+        )
+        result = self._run_batch(run, batch, on_progress)
+        return replace(result, files=tuple(outcomes) + result.files)
+
+    def _start_run(
+        self,
+        spec: FileSourceSpec,
+        ctx: RequestContext,
+        *,
+        batch_id: str | None = None,
+        **fields: Any,
+    ) -> RunRecord:
+        """Record a new ingest run of ``spec`` (running), with any extra run fields."""
         with self._catalog.transaction() as tx:
             run = tx.runs.start(
                 tenant=ctx.tenant,
                 kind="ingest",
                 source=spec.name,
                 dataset=spec.dataset,
-                batch_id=batch.batch_id,
+                batch_id=batch_id,
                 correlation_id=ctx.correlation_id,
             )
-            run = tx.runs.update(
-                run.id,
-                tenant=ctx.tenant,
-                files=[f.to_json() for f in new],
-                bytes_read=sum(f.size for f in new),
-            )
-        result = self._run_batch(run, batch, on_progress)
-        return replace(result, files=tuple(outcomes) + result.files)
+            if fields:
+                run = tx.runs.update(run.id, tenant=ctx.tenant, **fields)
+        return run
 
     def _record_skipped(
         self, spec: FileSourceSpec, ctx: RequestContext, outcomes: list[FileOutcome]
     ) -> IngestResult:
+        run = self._start_run(spec, ctx)
         with self._catalog.transaction() as tx:
-            run = tx.runs.start(
-                tenant=ctx.tenant,
-                kind="ingest",
-                source=spec.name,
-                dataset=spec.dataset,
-                correlation_id=ctx.correlation_id,
-            )
             run = tx.runs.finish(
                 run.id,
                 tenant=ctx.tenant,
@@ -402,22 +410,14 @@ class IngestService:
                 for f in (blocked.files or [])
             )
             batch = _Batch(ctx.tenant, spec, contract, files, blocked.batch_id or "")
-            with self._catalog.transaction() as tx:
-                run = tx.runs.start(
-                    tenant=ctx.tenant,
-                    kind="ingest",
-                    source=spec.name,
-                    dataset=spec.dataset,
-                    batch_id=batch.batch_id,
-                    correlation_id=ctx.correlation_id,
-                )
-                run = tx.runs.update(
-                    run.id,
-                    tenant=ctx.tenant,
-                    files=blocked.files,
-                    bytes_read=blocked.bytes_read,
-                    drift=blocked.drift,
-                )
+            run = self._start_run(
+                spec,
+                ctx,
+                batch_id=batch.batch_id,
+                files=blocked.files,
+                bytes_read=blocked.bytes_read,
+                drift=blocked.drift,
+            )
             results.append(self._run_batch(run, batch, on_progress))
         return results
 
