@@ -15,6 +15,7 @@ from gnomon.quality.checks import (
     UniqueCheck,
 )
 from gnomon.quality.compile import (
+    DIALECTS,
     FAILED_COLUMN,
     REASON_COLUMN,
     RESERVED_COLUMNS,
@@ -22,6 +23,7 @@ from gnomon.quality.compile import (
     RULES_COLUMN,
     WARNED_COLUMN,
     CheckPlan,
+    Dialect,
     RowRule,
     RuleKind,
     compile_contract,
@@ -51,6 +53,7 @@ from gnomon.quality.types import TYPE_NAMES, ColumnType, TypeName, is_widening, 
 from gnomon.quality.versioning import breaking_changes, changed_paths, check_version_bump
 
 __all__ = [
+    "DIALECTS",
     "FAILED_COLUMN",
     "REASON_COLUMN",
     "RESERVED_COLUMNS",
@@ -69,6 +72,7 @@ __all__ = [
     "ContractSpec",
     "ContractVersionError",
     "DatasetCheck",
+    "Dialect",
     "DriftPolicy",
     "DriftReport",
     "FreshnessCheck",

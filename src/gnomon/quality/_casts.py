@@ -10,9 +10,14 @@ files written by spreadsheets mark "no value" that way. Only ``required`` reject
 
 Timestamps without an offset are wall-clock times in the column's ``timezone``; those with an offset
 are instants. The trees assume the engine session runs in UTC, as gnomon's engines do.
+
+Why the pieces come apart (``text``, ``typed``, ``present``): the plan computes each once, in
+layers, and every rule reads the result. The trimmed text is needed two to four times by a guarded
+cast, so it is its own column; ``typed`` reads it through the reference the caller names.
 """
 
 from dataclasses import dataclass
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 import pyarrow as pa
@@ -21,6 +26,8 @@ from sqlglot import exp
 from gnomon.quality import _sql
 from gnomon.quality.contract import ColumnSpec
 from gnomon.quality.types import FALSE_SPELLINGS, TRUE_SPELLINGS, ColumnType
+
+Dialect = Literal["duckdb", "postgres", "spark"]
 
 INTEGER_TEXT = r"^[+-]?[0-9]+$"
 DECIMAL_TEXT = r"^[+-]?([0-9]+([.][0-9]*)?|[.][0-9]+)$"
@@ -32,6 +39,8 @@ OFFSET_TIMESTAMP_TEXT = (
     rf"^[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}[T ]{_CLOCK}([zZ]|[+-][0-9]{{2}}(:?[0-9]{{2}})?)$"
 )
 _UTC = "UTC"
+_INSTANT = exp.DataType.build("TIMESTAMPTZ")
+_WALL = exp.DataType.build("TIMESTAMP")
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,11 +50,14 @@ class TypedColumn:
     Attributes:
         name: the contract name.
         column_type: its type.
-        typed: the value as ``column_type``; NULL when missing or unreadable.
-        present: true when the file has a value (not NULL, not blank).
+        typed: the value as ``column_type``; NULL when missing or unreadable. It reads the raw
+            column, and the trimmed text through the reference given to :func:`typed_column`.
+        present: true when the file has a value (not NULL, not blank); never NULL. It may read
+            the trimmed text too.
         raw_text: the value as read, as text, for reason messages.
         can_fail: whether a present value can be unreadable (so a ``type`` rule is needed).
         absent: the file has no such column.
+        text: the raw text without surrounding spaces, when ``typed`` reads it; else ``None``.
     """
 
     name: str
@@ -55,6 +67,7 @@ class TypedColumn:
     raw_text: exp.Expr
     can_fail: bool
     absent: bool = False
+    text: exp.Expr | None = None
 
     @property
     def type_failed(self) -> exp.Expr:
@@ -68,9 +81,20 @@ class TypedColumn:
 
 
 def typed_column(
-    name: str, spec: ColumnSpec, *, raw: str | None, raw_type: pa.DataType | None, table: str
+    name: str,
+    spec: ColumnSpec,
+    *,
+    raw: str | None,
+    raw_type: pa.DataType | None,
+    table: str,
+    trimmed: exp.Expr,
+    dialect: Dialect = "duckdb",
 ) -> TypedColumn:
-    """Build the typed column ``name`` from raw column ``raw`` of relation ``table``."""
+    """Build the typed column ``name`` from raw column ``raw`` of relation ``table``.
+
+    ``trimmed`` is how ``typed`` refers to the trimmed text (:attr:`TypedColumn.text`), which the
+    caller computes beforehand; ``dialect`` picks the cheapest exact conversion for the engine.
+    """
     column_type = spec.column_type
     if raw is None or raw_type is None:
         return TypedColumn(
@@ -84,7 +108,8 @@ def typed_column(
         )
     reference = _sql.col(raw, table)
     if _is_text(raw_type):
-        return _from_text(name, spec, reference, nulls_only=pa.types.is_null(raw_type))
+        value: exp.Expr = _sql.text(reference) if pa.types.is_null(raw_type) else reference
+        return _from_text(name, spec, value, trimmed=trimmed, dialect=dialect)
     typed = _from_native(spec, reference, raw_type)
     return TypedColumn(
         name=name,
@@ -108,22 +133,65 @@ def _is_text(data_type: pa.DataType) -> bool:
 
 
 def _from_text(
-    name: str, spec: ColumnSpec, reference: exp.Column, *, nulls_only: bool
+    name: str, spec: ColumnSpec, value: exp.Expr, *, trimmed: exp.Expr, dialect: Dialect
 ) -> TypedColumn:
     column_type = spec.column_type
-    value: exp.Expr = _sql.text(reference) if nulls_only else reference
-    trimmed = exp.Trim(this=value.copy())
-    present = exp.and_(
-        exp.not_(exp.Is(this=value.copy(), expression=exp.Null())),
-        exp.NEQ(this=trimmed.copy(), expression=_sql.string("")),
+    reads_text = column_type.name not in ("string", "json")
+    present = (
+        exp.Coalesce(
+            this=exp.NEQ(this=trimmed.copy(), expression=_sql.string("")),
+            expressions=[exp.false()],
+        )
+        if reads_text
+        else _present(value)
     )
     return TypedColumn(
         name=name,
         column_type=column_type,
-        typed=_parse_text(spec, value, trimmed),
+        typed=_parse_text(spec, value, trimmed, dialect),
         present=present,
         raw_text=_sql.shown(value),
         can_fail=column_type.name != "string",
+        text=_trim(value) if reads_text else None,
+    )
+
+
+def _starts_with_space(value: exp.Expr) -> exp.Expr:
+    return exp.Like(this=value.copy(), expression=_sql.string(" %"))
+
+
+def _ends_with_space(value: exp.Expr) -> exp.Expr:
+    return exp.Like(this=value.copy(), expression=_sql.string("% "))
+
+
+def _trim(value: exp.Expr) -> exp.Expr:
+    """``TRIM(value)``, trimming only text with a space at either end.
+
+    Engines copy the text on every ``TRIM``; a ``LIKE`` on the first and last character is far
+    cheaper, and most text has nothing to trim.
+    """
+    padded = exp.or_(_starts_with_space(value), _ends_with_space(value))
+    return exp.Case(
+        ifs=[exp.If(this=padded, true=exp.Trim(this=value.copy()))], default=value.copy()
+    )
+
+
+def _present(value: exp.Expr) -> exp.Expr:
+    """``value IS NOT NULL AND TRIM(value) <> ''``, trimming only text that starts with a space.
+
+    Text whose first character is not a space is blank only when it is empty. The ``CASE`` makes
+    every engine skip the ``TRIM`` for the others, where ``AND`` would evaluate both sides.
+    """
+    empty = _sql.string("")
+    return exp.Case(
+        ifs=[
+            exp.If(this=exp.Is(this=value.copy(), expression=exp.Null()), true=exp.false()),
+            exp.If(
+                this=_starts_with_space(value),
+                true=exp.NEQ(this=exp.Trim(this=value.copy()), expression=empty.copy()),
+            ),
+        ],
+        default=exp.NEQ(this=value.copy(), expression=empty),
     )
 
 
@@ -132,7 +200,7 @@ def _guarded_cast(trimmed: exp.Expr, pattern: str, to: exp.DataType) -> exp.Expr
     return _sql.case_when(_sql.regexp_like(trimmed, pattern), cast)
 
 
-def _parse_text(spec: ColumnSpec, value: exp.Expr, trimmed: exp.Expr) -> exp.Expr:
+def _parse_text(spec: ColumnSpec, value: exp.Expr, trimmed: exp.Expr, dialect: Dialect) -> exp.Expr:
     column_type = spec.column_type
     match column_type.name:
         case "string":
@@ -152,7 +220,7 @@ def _parse_text(spec: ColumnSpec, value: exp.Expr, trimmed: exp.Expr) -> exp.Exp
                 )
             return _guarded_cast(trimmed, DATE_TEXT, column_type.data_type())
         case "timestamp":
-            return _parse_timestamp(spec, trimmed)
+            return _parse_timestamp(spec, trimmed, dialect)
         case "json":
             parsed = exp.ParseJSON(this=value.copy(), safe=True)
             return exp.Cast(this=parsed, to=_sql.TEXT.copy())
@@ -171,36 +239,50 @@ def _parse_boolean(trimmed: exp.Expr) -> exp.Expr:
     )
 
 
-def _parse_timestamp(spec: ColumnSpec, trimmed: exp.Expr) -> exp.Expr:
-    instant = exp.DataType.build("TIMESTAMPTZ")
-    wall = exp.DataType.build("TIMESTAMP")
+def _parse_timestamp(spec: ColumnSpec, trimmed: exp.Expr, dialect: Dialect) -> exp.Expr:
     if spec.format is not None:
         parsed = exp.StrToTime(this=trimmed.copy(), format=_sql.string(spec.format), safe=True)
         if "%z" in spec.format:
-            return exp.Cast(this=parsed, to=instant)
+            return exp.Cast(this=parsed, to=_INSTANT.copy())
         # Some engines parse into an instant in the session's zone; the wall clock is wanted.
-        return _in_zone(exp.Cast(this=parsed, to=wall), spec.zone)
+        return _wall_in_zone(exp.Cast(this=parsed, to=_WALL.copy()), spec.zone, dialect)
+    # The two shapes exclude each other (an offset follows the clock, a wall clock ends it), so
+    # their order changes no result; wall clocks come first as files carry them more often.
     return exp.Case(
         ifs=[
             exp.If(
-                this=_sql.regexp_like(trimmed, OFFSET_TIMESTAMP_TEXT),
-                true=exp.TryCast(this=trimmed.copy(), to=instant, safe=True),
+                this=_sql.regexp_like(trimmed, LOCAL_TIMESTAMP_TEXT),
+                true=_wall_in_zone(
+                    exp.TryCast(this=trimmed.copy(), to=_WALL.copy(), safe=True), spec.zone, dialect
+                ),
             ),
             exp.If(
-                this=_sql.regexp_like(trimmed, LOCAL_TIMESTAMP_TEXT),
-                true=_in_zone(exp.TryCast(this=trimmed.copy(), to=wall, safe=True), spec.zone),
+                this=_sql.regexp_like(trimmed, OFFSET_TIMESTAMP_TEXT),
+                true=exp.TryCast(this=trimmed.copy(), to=_INSTANT.copy(), safe=True),
             ),
         ]
     )
 
 
+def _wall_in_zone(wall_clock: exp.Expr, zone: ZoneInfo, dialect: Dialect) -> exp.Expr:
+    """A microsecond ``TIMESTAMP`` read in ``zone``, as an instant.
+
+    DuckDB converts ``TIMESTAMP`` to ``TIMESTAMPTZ`` through its time-zone library even in UTC,
+    row by row; for UTC, counting the microseconds since the epoch gives the same instant for a
+    fraction of the cost.
+    """
+    if dialect == "duckdb" and zone.key == _UTC:
+        micros = exp.Anonymous(this="epoch_us", expressions=[wall_clock])
+        return exp.Anonymous(this="make_timestamptz", expressions=[micros])
+    return _in_zone(wall_clock, zone)
+
+
 def _in_zone(wall_clock: exp.Expr, zone: ZoneInfo) -> exp.Expr:
     """A wall-clock timestamp read in ``zone``, as an instant."""
-    instant = exp.DataType.build("TIMESTAMPTZ")
     if zone.key == _UTC:
-        return exp.Cast(this=wall_clock, to=instant)
+        return exp.Cast(this=wall_clock, to=_INSTANT.copy())
     utc_wall = exp.FromTimeZone(this=wall_clock, zone=_sql.string(zone.key))
-    return exp.Cast(this=utc_wall, to=instant)
+    return exp.Cast(this=utc_wall, to=_INSTANT.copy())
 
 
 def _from_native(spec: ColumnSpec, reference: exp.Column, raw_type: pa.DataType) -> exp.Expr | None:
@@ -230,6 +312,6 @@ def _from_native(spec: ColumnSpec, reference: exp.Column, raw_type: pa.DataType)
         case "timestamp" if pa.types.is_timestamp(raw_type):
             return _in_zone(reference.copy(), spec.zone)
         case "timestamp" if pa.types.is_date(raw_type):
-            wall = exp.Cast(this=reference.copy(), to=exp.DataType.build("TIMESTAMP"))
+            wall = exp.Cast(this=reference.copy(), to=_WALL.copy())
             return _in_zone(wall, spec.zone)
     return None
