@@ -30,7 +30,7 @@ typecheck: install
 # DuckDB's Python bindings report "nanobind: leaked ..." at interpreter exit (a known issue of the
 # bindings, harmless); those lines are dropped so that pytest's summary stays the last line.
 test: lint typecheck
-	bash -o pipefail -c '$(BIN)/pytest -q -p no:cacheprovider 2>&1 | grep -v -E "^(nanobind: | - leaked|See https://nanobind)"' 
+	bash -o pipefail -c '$(BIN)/pytest -q -p no:cacheprovider 2>&1 | grep -v -E "^(nanobind: | - leaked | - \.\.\. skipped remainder|See https://nanobind)"' 
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache $(PROJECT)
