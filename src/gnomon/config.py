@@ -51,7 +51,6 @@ class LakeConfig(_Section):
 
     root: str | None = None
     storage_options: dict[str, str] = Field(default_factory=dict)
-    target_file_rows: int = Field(default=2_000_000, ge=1_000)
 
 
 class EngineConfig(_Section):

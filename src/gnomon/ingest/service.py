@@ -19,7 +19,7 @@ How a load stays safe (LAKE-2):
 import hashlib
 import logging
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
@@ -50,7 +50,7 @@ from gnomon.ingest.files import (
     load_file_source,
 )
 from gnomon.ingest.models import FileOutcome, IngestProgress, IngestResult, ProgressListener
-from gnomon.lake import BATCH_COLUMN, Lake, Layer
+from gnomon.lake import BATCH_COLUMN, Lake, Layer, RowCounter
 from gnomon.project import ProjectLayout
 from gnomon.quality import (
     CheckPlan,
@@ -98,22 +98,6 @@ class _Batch:
     def tag(self) -> str:
         """Distinguishes processing of one batch under different contract versions."""
         return self.contract.fingerprint()[:12]
-
-
-class _Counter:
-    """Counts rows flowing through a RecordBatchReader on their way to a writer."""
-
-    def __init__(self, reader: pa.RecordBatchReader) -> None:
-        self.rows = 0
-        self._reader = reader
-
-    def reader(self) -> pa.RecordBatchReader:
-        def batches() -> Iterator[pa.RecordBatch]:
-            for batch in self._reader:
-                self.rows += batch.num_rows
-                yield batch
-
-        return pa.RecordBatchReader.from_batches(self._reader.schema, batches())
 
 
 class IngestService:
@@ -728,7 +712,7 @@ class IngestService:
         )
         if done is not None:
             return self._count(_count_of(valid), batch.tenant, {}), done.version
-        counter = _Counter(
+        counter = RowCounter(
             self._engine.stream(exp.select(exp.Star()).from_(valid.copy()), tables={})
         )
         keys = list(batch.contract.primary_key or [])

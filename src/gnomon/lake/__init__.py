@@ -11,6 +11,7 @@ from gnomon.lake.columns import (
     METADATA_COLUMNS,
     SOURCE_COLUMN,
     TENANT_COLUMN,
+    RowCounter,
 )
 from gnomon.lake.errors import LakeUnavailable, TableNotFound
 from gnomon.lake.models import CommitInfo, Layer, MergeResult, TableSnapshot
@@ -28,6 +29,7 @@ __all__ = [
     "LakeUnavailable",
     "Layer",
     "MergeResult",
+    "RowCounter",
     "TableNotFound",
     "TableSnapshot",
 ]

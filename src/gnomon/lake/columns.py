@@ -168,3 +168,22 @@ class StampedStream:
         except Exception as exc:
             self.failure = exc
             raise
+
+
+class RowCounter:
+    """Counts the rows of a table or reader as a writer consumes them, without buffering them."""
+
+    def __init__(self, data: pa.Table | pa.RecordBatchReader) -> None:
+        self.rows = 0
+        self._data = data
+
+    def reader(self) -> pa.RecordBatchReader:
+        """A reader over the same batches that counts them as they pass."""
+        source = self._data.to_reader() if isinstance(self._data, pa.Table) else self._data
+
+        def batches() -> Iterator[pa.RecordBatch]:
+            for batch in source:
+                self.rows += batch.num_rows
+                yield batch
+
+        return pa.RecordBatchReader.from_batches(source.schema, batches())

@@ -5,7 +5,7 @@ so models downstream read it; a failed model leaves its table at the previous ve
 dependants are skipped.
 """
 
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection
 from datetime import timedelta
 from pathlib import Path
 
@@ -15,7 +15,7 @@ from gnomon.catalog import Catalog, hold_lease, process_owner
 from gnomon.clock import Clock
 from gnomon.context import RequestContext
 from gnomon.engine import QueryService
-from gnomon.lake import Lake, Layer
+from gnomon.lake import Lake, Layer, RowCounter
 from gnomon.pipeline.dag import build_order
 from gnomon.pipeline.loader import load_models
 from gnomon.pipeline.models import ModelRunResult, ModelSpec
@@ -24,22 +24,6 @@ from gnomon.pipeline.runner import build_models
 __all__ = ["BUILD_LEASE", "ModelService"]
 
 BUILD_LEASE = "build:gold"
-
-
-class _Counted:
-    def __init__(self, data: pa.Table | pa.RecordBatchReader) -> None:
-        self.rows = 0
-        self._data = data
-
-    def reader(self) -> pa.RecordBatchReader:
-        source = self._data.to_reader() if isinstance(self._data, pa.Table) else self._data
-
-        def batches() -> Iterator[pa.RecordBatch]:
-            for batch in source:
-                self.rows += batch.num_rows
-                yield batch
-
-        return pa.RecordBatchReader.from_batches(source.schema, batches())
 
 
 class ModelService:
@@ -99,7 +83,7 @@ class ModelService:
 
             def write(model: ModelSpec, data: pa.Table | pa.RecordBatchReader) -> int:
                 nonlocal written
-                counted = _Counted(data)
+                counted = RowCounter(data)
                 version = self._lake.overwrite_partition(
                     Layer.GOLD,
                     model.name,
