@@ -16,11 +16,9 @@ import re
 from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
 from pathlib import Path
-from types import NoneType, UnionType
-from typing import Annotated, Final, Literal, Union, cast, get_args, get_origin
+from typing import Annotated, Final, Literal, cast, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -31,11 +29,10 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_core import ErrorDetails
 
-from gnomon.quality._yaml import ContractLoader, line_of
 from gnomon.quality.errors import ColumnTypeError, ContractError, ContractIssue
 from gnomon.quality.types import TYPE_NAMES, ColumnType, Scalar, coerce_value, parse_type
+from gnomon.specfiles import IssueList, issues_from, read_yaml, with_lines
 
 __all__ = [
     "ChecksSpec",
@@ -63,14 +60,6 @@ _DURATION_UNITS: Final = {"s": "seconds", "m": "minutes", "h": "hours", "d": "da
 _STRPTIME_DIRECTIVES: Final = frozenset("aAbBdHIjmMpSyYfzZ%")
 _UNORDERED_TYPES: Final = frozenset({"json", "boolean"})
 _DRIFT_POLICIES: Final = get_args(DriftPolicy)
-
-
-class _IssueList(ValueError):
-    """Problems found by a validator, with key paths relative to where pydantic reports them."""
-
-    def __init__(self, issues: list[ContractIssue]) -> None:
-        super().__init__("; ".join(str(issue) for issue in issues))
-        self.issues = issues
 
 
 def parse_duration(text: str) -> timedelta:
@@ -151,13 +140,13 @@ class ColumnSpec(_Spec):
             return str(parse_type(str(value)))
         except ColumnTypeError as exc:
             issue = ContractIssue("", exc.message.rstrip("."), tuple(TYPE_NAMES))
-            raise _IssueList([issue]) from None
+            raise IssueList([issue]) from None
 
     @model_validator(mode="after")
     def _check(self) -> "ColumnSpec":
         issues = _column_issues(self)
         if issues:
-            raise _IssueList(issues)
+            raise IssueList(issues)
         return self
 
     @property
@@ -195,9 +184,9 @@ class RowCountSpec(_Spec):
     @model_validator(mode="after")
     def _check(self) -> "RowCountSpec":
         if self.min is None and self.max is None:
-            raise _IssueList([ContractIssue("", "needs min, max or both")])
+            raise IssueList([ContractIssue("", "needs min, max or both")])
         if self.min is not None and self.max is not None and self.min > self.max:
-            raise _IssueList([ContractIssue("min", f"{self.min} is above max {self.max}")])
+            raise IssueList([ContractIssue("min", f"{self.min} is above max {self.max}")])
         return self
 
 
@@ -248,7 +237,7 @@ class ContractSpec(_Spec):
     def _check(self) -> "ContractSpec":
         issues = _contract_issues(self)
         if issues:
-            raise _IssueList(issues)
+            raise IssueList(issues)
         return self
 
     def raw_name(self, column: str) -> str:
@@ -488,13 +477,8 @@ def parse_contract(
     try:
         return ContractSpec.model_validate(data)
     except ValidationError as exc:
-        issues = _issues_from(exc.errors())
-    if text is not None:
-        issues = [
-            ContractIssue(i.path, i.message, i.valid, line_of(text, tuple(i.path.split("."))))
-            for i in issues
-        ]
-    raise ContractError(file, issues)
+        issues = issues_from(exc.errors(), ContractSpec)
+    raise ContractError(file, with_lines(issues, text))
 
 
 def load_contract(path: Path) -> ContractSpec:
@@ -504,114 +488,8 @@ def load_contract(path: Path) -> ContractSpec:
         ContractError: the file cannot be read, is not YAML, or is not a valid contract; the
             error names the file and the key path (``columns.quantity.min``) of each problem.
     """
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ContractError(
-            str(path), [ContractIssue("", f"the file cannot be read: {exc}")]
-        ) from exc
-    try:
-        data = yaml.load(text, Loader=ContractLoader)  # noqa: S506
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = None if mark is None else mark.line + 1
-        problem = getattr(exc, "problem", None) or str(exc)
-        where = "" if line is None else f" at line {line}"
-        issue = ContractIssue("", f"the file is not valid YAML{where}: {problem}", line=line)
-        raise ContractError(str(path), [issue]) from exc
+    read = read_yaml(path)
+    if not isinstance(read, tuple):
+        raise ContractError(str(path), [read])
+    data, text = read
     return parse_contract(data, file=str(path), text=text)
-
-
-# ---------------------------------------------------------------- pydantic errors → key paths
-
-
-def _issues_from(errors: list[ErrorDetails]) -> list[ContractIssue]:
-    issues: dict[str, ContractIssue] = {}
-    for error in errors:
-        path = _clean_path(error["loc"])
-        cause = error.get("ctx", {}).get("error")
-        if isinstance(cause, _IssueList):
-            for issue in cause.issues:
-                full = ".".join(p for p in (path, issue.path) if p)
-                issues.setdefault(full, ContractIssue(full, issue.message, issue.valid))
-            continue
-        issues.setdefault(path, _issue_for(error, path))
-    return list(issues.values())
-
-
-def _issue_for(error: ErrorDetails, path: str) -> ContractIssue:
-    kind = error["type"]
-    if kind == "extra_forbidden":
-        model = _model_at(error["loc"][:-1])
-        valid = tuple(model.model_fields) if model is not None else ()
-        return ContractIssue(path, f"unknown key {str(error['loc'][-1])!r}", valid)
-    if kind == "missing":
-        return ContractIssue(path, "is required but missing")
-    if kind == "literal_error":
-        expected = str(error.get("ctx", {}).get("expected", ""))
-        valid = tuple(re.findall(r"'([^']*)'", expected))
-        return ContractIssue(path, f"{error['input']!r} is not one of {', '.join(valid)}", valid)
-    message = str(error["msg"]).removeprefix("Value error, ")
-    message = message.replace("Input should be", "must be")
-    message = message.replace("Dictionary should have", "must have")
-    return ContractIssue(path, f"{message} (got {_shown(error['input'])})")
-
-
-def _shown(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _clean_path(loc: tuple[int | str, ...]) -> str:
-    parts, _ = _walk(loc)
-    return ".".join(parts)
-
-
-def _model_at(loc: tuple[int | str, ...]) -> type[BaseModel] | None:
-    _, current = _walk(loc)
-    return _as_model(current)
-
-
-def _as_model(annotation: object) -> type[BaseModel] | None:
-    annotation = _unwrap(annotation)
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    return None
-
-
-def _unwrap(annotation: object) -> object:
-    """Strip ``Annotated`` and ``| None`` so the walk sees the container or model underneath."""
-    while True:
-        origin = get_origin(annotation)
-        if origin is Annotated:
-            annotation = get_args(annotation)[0]
-        elif origin in (Union, UnionType):
-            members = [a for a in get_args(annotation) if a is not NoneType]
-            if len(members) != 1:
-                return annotation
-            annotation = members[0]
-        else:
-            return annotation
-
-
-def _walk(loc: tuple[int | str, ...]) -> tuple[list[str], object]:
-    """Follow pydantic's error location through the models, dropping union-member labels."""
-    current: object = ContractSpec
-    parts: list[str] = []
-    for item in loc:
-        current = _unwrap(current)
-        model = _as_model(current)
-        origin = get_origin(current)
-        if model is not None:
-            parts.append(str(item))
-            field = model.model_fields.get(str(item))
-            current = None if field is None else field.annotation
-        elif origin is dict:
-            parts.append(str(item))
-            current = get_args(current)[1]
-        elif origin is list and isinstance(item, int):
-            parts.append(str(item))
-            current = get_args(current)[0]
-        elif current is None:
-            parts.append(str(item))
-    return parts, current

@@ -1,10 +1,10 @@
 """Errors of data contracts: each says which file and key is wrong and what would be valid."""
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from gnomon.errors import Conflict, InvalidInput
+from gnomon.specfiles import SpecIssue
 
 __all__ = [
     "ColumnTypeError",
@@ -19,33 +19,8 @@ class ColumnTypeError(InvalidInput):
     """A ``type:`` names no contract type; the hint lists the valid ones."""
 
 
-@dataclass(frozen=True, slots=True)
-class ContractIssue:
-    """One problem in a contract.
-
-    Attributes:
-        path: the key path, dotted (``columns.quantity.min``); empty for the whole document.
-        message: what is wrong there.
-        valid: the values that would be accepted, when they are few enough to list.
-        line: 1-based line in the file, when the YAML parser reported one.
-    """
-
-    path: str
-    message: str
-    valid: tuple[str, ...] = ()
-    line: int | None = None
-
-    def __str__(self) -> str:
-        return f"{self.path}: {self.message}" if self.path else self.message
-
-    def to_dict(self) -> dict[str, Any]:
-        """The issue as plain data, for the API and the CLI's JSON output."""
-        return {
-            "path": self.path,
-            "message": self.message,
-            "valid": list(self.valid),
-            "line": self.line,
-        }
+ContractIssue = SpecIssue
+"""One problem in a contract, with its key path (see :class:`gnomon.specfiles.SpecIssue`)."""
 
 
 class ContractError(InvalidInput):
