@@ -6,9 +6,9 @@ and call its services; tests build one over a temporary project.
 
 import logging
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ from gnomon.ingest import IngestService
 from gnomon.lake import Lake, Layer, TableSnapshot
 from gnomon.pipeline import MaintenanceService, ModelRunResult, ModelService
 from gnomon.project import ProjectLayout
+from gnomon.semantic import MetricQuery, MetricResult, SemanticService
 
 __all__ = ["Gnomon", "TableInfo"]
 
@@ -242,6 +243,53 @@ class Gnomon:
         """One dataset of the tenant."""
         with self.catalog.transaction() as tx:
             return tx.datasets.get(tenant=(ctx or self.context()).tenant, name=name)
+
+    @property
+    def semantic(self) -> SemanticService:
+        """Metric definitions and metric queries."""
+        return SemanticService(
+            catalog=self.catalog,
+            resolve=self.snapshot,
+            engines={"duckdb": lambda: self.engine},
+            default_engine=self.settings.engine.name,
+            metrics_dir=self.layout.metrics_dir,
+            project_dir=self.layout.root,
+        )
+
+    def query(
+        self,
+        metrics: Sequence[str],
+        *,
+        by: Sequence[str] = (),
+        grain: str | None = None,
+        start: date | datetime | None = None,
+        end: date | datetime | None = None,
+        where: str | None = None,
+        order: Sequence[str] = (),
+        limit: int | None = None,
+        engine: str | None = None,
+        ctx: RequestContext | None = None,
+    ) -> MetricResult:
+        """Metric values by dimensions and time (see :class:`gnomon.semantic.MetricQuery`).
+
+        Raises:
+            InvalidInput: the query is malformed (an unknown grain, a negative limit …).
+            UnknownMetric, MetricQueryError: the definitions cannot answer it as asked.
+        """
+        try:
+            query = MetricQuery.build(
+                metrics,
+                by=by,
+                grain=grain,
+                start=start,
+                end=end,
+                where=where,
+                order=order,
+                limit=limit,
+            )
+        except ValueError as exc:
+            raise InvalidInput(f"{str(exc)[:1].upper()}{str(exc)[1:]}.") from exc
+        return self.semantic.query(query, ctx=ctx or self.context(), engine=engine)
 
     @property
     def models(self) -> ModelService:

@@ -1,7 +1,7 @@
 """The catalog: gnomon's metadata store on SQLite or PostgreSQL.
 
-It holds tenants, sources, datasets, contract versions, runs, ingested files, the published
-versions of lake tables, leases and the event outbox.
+It holds tenants, sources, datasets, contract versions, the versions of semantic definitions,
+runs, ingested files, the published versions of lake tables, leases and the event outbox.
 
 Use it through a transaction::
 
@@ -25,11 +25,14 @@ from gnomon.catalog.errors import (
 )
 from gnomon.catalog.leasing import HeldLease, hold_lease, owner_is_dead, process_owner
 from gnomon.catalog.records import (
+    DEFINITION_KINDS,
     FINISHED_RUN_STATUSES,
     RUN_KINDS,
     RUN_STATUSES,
     ContractVersionRecord,
     DatasetRecord,
+    DefinitionKind,
+    DefinitionRecord,
     IngestedFileRecord,
     LeaseRecord,
     OutboxRecord,
@@ -41,9 +44,11 @@ from gnomon.catalog.records import (
     TenantRecord,
 )
 from gnomon.catalog.repositories import (
+    DELETED_FINGERPRINT,
     UPDATABLE_RUN_FIELDS,
     ContractRepository,
     DatasetRepository,
+    DefinitionRepository,
     IngestedFileRepository,
     LeaseRepository,
     OutboxRepository,
@@ -55,6 +60,8 @@ from gnomon.catalog.repositories import (
 from gnomon.catalog.store import Catalog, CatalogTransaction
 
 __all__ = [
+    "DEFINITION_KINDS",
+    "DELETED_FINGERPRINT",
     "FINISHED_RUN_STATUSES",
     "RUN_KINDS",
     "RUN_STATUSES",
@@ -68,6 +75,9 @@ __all__ = [
     "DatasetNotFound",
     "DatasetRecord",
     "DatasetRepository",
+    "DefinitionKind",
+    "DefinitionRecord",
+    "DefinitionRepository",
     "HeldLease",
     "IngestedFileRecord",
     "IngestedFileRepository",

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Double,
     ForeignKey,
     Index,
@@ -32,6 +33,7 @@ __all__ = [
     "Base",
     "ContractVersion",
     "Dataset",
+    "Definition",
     "IngestedFile",
     "Lease",
     "OutboxMessage",
@@ -115,6 +117,29 @@ class ContractVersion(Base):
     fingerprint: Mapped[str] = mapped_column(String)
     spec: Mapped[dict[str, Any]] = mapped_column(_JSON)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class Definition(Base):
+    """One immutable version of a semantic model, metric or calendar, as applied.
+
+    The unique constraint doubles as the index of "latest version per name" lookups: they fix
+    tenant, kind and name and take the highest version, which is a scan of that index backwards.
+    """
+
+    __tablename__ = "definitions"
+    __table_args__ = (UniqueConstraint("tenant_id", "kind", "name", "version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(String, ForeignKey(_TENANT_FK))
+    kind: Mapped[str] = mapped_column(String)
+    name: Mapped[str] = mapped_column(String)
+    version: Mapped[int] = mapped_column(Integer)
+    fingerprint: Mapped[str] = mapped_column(String)
+    spec: Mapped[dict[str, Any]] = mapped_column(_JSON)
+    source: Mapped[str | None] = mapped_column(String, nullable=True)
+    deleted: Mapped[bool] = mapped_column(Boolean)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    created_by: Mapped[str | None] = mapped_column(String, nullable=True)
 
 
 class Run(Base):

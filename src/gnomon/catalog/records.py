@@ -11,11 +11,14 @@ from datetime import datetime
 from typing import Any, Literal
 
 __all__ = [
+    "DEFINITION_KINDS",
     "FINISHED_RUN_STATUSES",
     "RUN_KINDS",
     "RUN_STATUSES",
     "ContractVersionRecord",
     "DatasetRecord",
+    "DefinitionKind",
+    "DefinitionRecord",
     "IngestedFileRecord",
     "LeaseRecord",
     "OutboxRecord",
@@ -33,6 +36,10 @@ RunStatus = Literal["running", "succeeded", "failed", "blocked", "skipped"]
 RUN_KINDS: tuple[RunKind, ...] = ("ingest", "build", "maintenance")
 RUN_STATUSES: tuple[RunStatus, ...] = ("running", "succeeded", "failed", "blocked", "skipped")
 FINISHED_RUN_STATUSES: tuple[RunStatus, ...] = ("succeeded", "failed", "blocked", "skipped")
+
+DefinitionKind = Literal["semantic_model", "metric", "calendar"]
+
+DEFINITION_KINDS: tuple[DefinitionKind, ...] = ("semantic_model", "metric", "calendar")
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +89,29 @@ class ContractVersionRecord:
     fingerprint: str
     spec: dict[str, Any]
     created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class DefinitionRecord:
+    """One immutable version of a semantic definition (a semantic model, a metric or the calendar).
+
+    Versions of a (tenant, kind, name) are numbered 1, 2, 3 … in the order they were stored. A
+    version with ``deleted`` set records that the definition was removed: it keeps the spec of
+    the version before it, and its fingerprint is ``"deleted"``. ``source`` is the file the
+    definition came from, and ``created_by`` the principal who stored it, when known.
+    """
+
+    id: int
+    tenant: str
+    kind: DefinitionKind
+    name: str
+    version: int
+    fingerprint: str
+    spec: dict[str, Any]
+    source: str | None
+    deleted: bool
+    created_at: datetime
+    created_by: str | None
 
 
 @dataclass(frozen=True, slots=True)

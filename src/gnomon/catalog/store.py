@@ -28,6 +28,7 @@ from gnomon.catalog.errors import CatalogNotMigrated, CatalogUnavailable
 from gnomon.catalog.repositories import (
     ContractRepository,
     DatasetRepository,
+    DefinitionRepository,
     IngestedFileRepository,
     LeaseRepository,
     OutboxRepository,
@@ -69,6 +70,7 @@ class CatalogTransaction:
         sources: registered sources per tenant.
         datasets: datasets and their schemas per tenant.
         contracts: immutable contract versions per dataset.
+        definitions: versioned semantic definitions (semantic models, metrics, the calendar).
         runs: run records.
         files: files already ingested per source.
         tables: published Delta versions of the lake's physical tables (system-wide).
@@ -79,6 +81,7 @@ class CatalogTransaction:
     __slots__ = (
         "contracts",
         "datasets",
+        "definitions",
         "files",
         "leases",
         "outbox",
@@ -93,6 +96,7 @@ class CatalogTransaction:
         self.sources = SourceRepository(session, clock)
         self.datasets = DatasetRepository(session, clock)
         self.contracts = ContractRepository(session, clock)
+        self.definitions = DefinitionRepository(session, clock)
         self.runs = RunRepository(session, clock)
         self.files = IngestedFileRepository(session, clock)
         self.tables = TableVersionRepository(session, clock)

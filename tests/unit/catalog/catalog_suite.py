@@ -15,11 +15,14 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, TypeVar
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, inspect
 
 from gnomon.catalog import (
+    DELETED_FINGERPRINT,
     Catalog,
     DatasetNotFound,
     LeaseHeld,
@@ -31,6 +34,7 @@ from gnomon.catalog import (
     process_owner,
 )
 from gnomon.catalog.models import Base
+from gnomon.catalog.store import MIGRATIONS_DIR
 from gnomon.clock import FixedClock
 from gnomon.errors import Conflict, InternalError, InvalidInput, NotFound
 
@@ -297,6 +301,309 @@ class CatalogSuite:
             # The conflict left the transaction usable on every backend.
             stored = tx.contracts.list(tenant="acme", dataset="orders")
         assert [(v.version, v.fingerprint) for v in stored] == [(1, "f1")]
+
+    # ------------------------------------------------------------------ definitions
+
+    def test_definition_versions_grow_only_on_change(
+        self, catalog: Catalog, clock: FixedClock
+    ) -> None:
+        with catalog.transaction() as tx:
+            assert tx.definitions.get(tenant="acme", kind="metric", name="revenue") is None
+            first, added = tx.definitions.put(
+                tenant="acme",
+                kind="metric",
+                name="revenue",
+                spec={"measure": "amount"},
+                fingerprint="f1",
+                source="metrics/sales.yaml",
+                created_by="alice",
+            )
+            assert added
+            same, added_again = tx.definitions.put(
+                tenant="acme", kind="metric", name="revenue", spec={"other": 1}, fingerprint="f1"
+            )
+            assert not added_again
+            assert same == first
+        later = clock.advance(timedelta(minutes=5))
+        with catalog.transaction() as tx:
+            second, added = tx.definitions.put(
+                tenant="acme",
+                kind="metric",
+                name="revenue",
+                spec={"measure": "net_amount"},
+                fingerprint="f2",
+            )
+            assert added
+            latest = tx.definitions.get(tenant="acme", kind="metric", name="revenue")
+            old = tx.definitions.get(tenant="acme", kind="metric", name="revenue", version=1)
+            missing = tx.definitions.get(tenant="acme", kind="metric", name="revenue", version=3)
+            history = tx.definitions.history(tenant="acme", kind="metric", name="revenue")
+        assert (first.tenant, first.kind, first.name, first.version) == (
+            "acme",
+            "metric",
+            "revenue",
+            1,
+        )
+        assert (first.spec, first.source, first.created_by, first.created_at) == (
+            {"measure": "amount"},
+            "metrics/sales.yaml",
+            "alice",
+            START,
+        )
+        assert not first.deleted
+        assert (second.version, second.fingerprint, second.created_at) == (2, "f2", later)
+        assert (second.source, second.created_by) == (None, None)
+        assert latest == second
+        assert old == first
+        assert missing is None
+        assert history == [first, second]
+
+    def test_retired_definition_is_absent_until_stored_again(
+        self, catalog: Catalog, clock: FixedClock
+    ) -> None:
+        with catalog.transaction() as tx:
+            assert tx.definitions.retire(tenant="acme", kind="metric", name="never") is None
+            tx.definitions.put(
+                tenant="acme",
+                kind="metric",
+                name="orders",
+                spec={"measure": "count"},
+                fingerprint="f1",
+                source="metrics/orders.yaml",
+            )
+        clock.advance(timedelta(minutes=1))
+        with catalog.transaction() as tx:
+            retired = tx.definitions.retire(
+                tenant="acme", kind="metric", name="orders", created_by="bob"
+            )
+            assert tx.definitions.retire(tenant="acme", kind="metric", name="orders") is None
+            gone = tx.definitions.get(tenant="acme", kind="metric", name="orders")
+            deletion = tx.definitions.get(tenant="acme", kind="metric", name="orders", version=2)
+        with catalog.transaction() as tx:
+            back, added = tx.definitions.put(
+                tenant="acme",
+                kind="metric",
+                name="orders",
+                spec={"measure": "count"},
+                fingerprint="f1",
+            )
+            history = tx.definitions.history(tenant="acme", kind="metric", name="orders")
+            found = tx.definitions.get(tenant="acme", kind="metric", name="orders")
+        assert retired is not None
+        assert (retired.version, retired.deleted, retired.fingerprint) == (2, True, "deleted")
+        assert retired.fingerprint == DELETED_FINGERPRINT
+        assert (retired.spec, retired.source) == ({"measure": "count"}, "metrics/orders.yaml")
+        assert (retired.created_by, retired.created_at) == ("bob", START + timedelta(minutes=1))
+        assert gone is None
+        assert deletion == retired
+        assert added
+        assert (back.version, back.deleted, back.fingerprint) == (3, False, "f1")
+        assert found == back
+        assert [(v.version, v.deleted) for v in history] == [(1, False), (2, True), (3, False)]
+
+    def test_current_lists_the_latest_live_versions_by_kind_then_name(
+        self, catalog: Catalog
+    ) -> None:
+        with catalog.transaction() as tx:
+            assert tx.definitions.current(tenant="acme") == []
+            for kind, name in [
+                ("metric", "revenue"),
+                ("metric", "aov"),
+                ("semantic_model", "orders"),
+                ("calendar", "calendar"),
+                ("metric", "returns"),
+                ("metric", "revenue_7d"),
+            ]:
+                tx.definitions.put(tenant="acme", kind=kind, name=name, spec={}, fingerprint="a")
+            tx.definitions.put(
+                tenant="acme", kind="metric", name="revenue", spec={"v": 2}, fingerprint="b"
+            )
+            tx.definitions.retire(tenant="acme", kind="metric", name="returns")
+        with catalog.transaction() as tx:
+            everything = tx.definitions.current(tenant="acme")
+            metrics = tx.definitions.current(tenant="acme", kind="metric")
+            models = tx.definitions.current(tenant="acme", kind="semantic_model")
+        assert [(d.kind, d.name, d.version) for d in everything] == [
+            ("calendar", "calendar", 1),
+            ("metric", "aov", 1),
+            ("metric", "revenue", 2),
+            ("metric", "revenue_7d", 1),
+            ("semantic_model", "orders", 1),
+        ]
+        assert [(d.name, d.spec) for d in metrics] == [
+            ("aov", {}),
+            ("revenue", {"v": 2}),
+            ("revenue_7d", {}),
+        ]
+        assert [d.name for d in models] == ["orders"]
+        assert not any(d.deleted for d in everything)
+
+    def test_kinds_keep_their_own_names_and_versions(self, catalog: Catalog) -> None:
+        with catalog.transaction() as tx:
+            model, _ = tx.definitions.put(
+                tenant="acme", kind="semantic_model", name="orders", spec={}, fingerprint="m"
+            )
+            metric, _ = tx.definitions.put(
+                tenant="acme", kind="metric", name="orders", spec={}, fingerprint="m"
+            )
+            tx.definitions.retire(tenant="acme", kind="metric", name="orders")
+            still = tx.definitions.get(tenant="acme", kind="semantic_model", name="orders")
+        assert (model.version, metric.version) == (1, 1)
+        assert still == model
+
+    def test_definition_spec_is_detached_from_input_and_output(self, catalog: Catalog) -> None:
+        spec: dict[str, Any] = {"measure": {"agg": "sum", "filters": ["a > 1"]}}
+        with catalog.transaction() as tx:
+            stored, _ = tx.definitions.put(
+                tenant="acme", kind="metric", name="revenue", spec=spec, fingerprint="f"
+            )
+            spec["measure"]["filters"].append("b > 2")
+            stored.spec["measure"]["agg"] = "max"
+            again = tx.definitions.get(tenant="acme", kind="metric", name="revenue")
+            assert again is not None
+            again.spec["measure"]["filters"].clear()
+        with catalog.transaction() as tx:
+            reread = tx.definitions.get(tenant="acme", kind="metric", name="revenue")
+            listed = tx.definitions.current(tenant="acme")
+            listed[0].spec.clear()
+            history = tx.definitions.history(tenant="acme", kind="metric", name="revenue")
+        expected = {"measure": {"agg": "sum", "filters": ["a > 1"]}}
+        assert reread is not None
+        assert reread.spec == expected
+        assert history[0].spec == expected
+
+    def test_definition_input_is_checked(self, catalog: Catalog) -> None:
+        with catalog.transaction() as tx:
+            with pytest.raises(InvalidInput, match="Unknown kind 'dashboard'") as caught:
+                tx.definitions.put(
+                    tenant="acme", kind="dashboard", name="d", spec={}, fingerprint="f"
+                )
+            assert caught.value.details["valid"] == ["semantic_model", "metric", "calendar"]
+            assert caught.value.hint is not None
+            assert "semantic_model, metric, calendar" in caught.value.hint
+            for read in (
+                lambda: tx.definitions.get(tenant="acme", kind="metrics", name="d"),
+                lambda: tx.definitions.history(tenant="acme", kind="metrics", name="d"),
+                lambda: tx.definitions.current(tenant="acme", kind="metrics"),
+                lambda: tx.definitions.retire(tenant="acme", kind="metrics", name="d"),
+            ):
+                with pytest.raises(InvalidInput, match="Unknown kind"):
+                    read()
+            with pytest.raises(InvalidInput, match="empty"):
+                tx.definitions.put(tenant="acme", kind="metric", name="", spec={}, fingerprint="f")
+            for fingerprint in ("", DELETED_FINGERPRINT):
+                with pytest.raises(InvalidInput, match="fingerprint"):
+                    tx.definitions.put(
+                        tenant="acme", kind="metric", name="m", spec={}, fingerprint=fingerprint
+                    )
+            with pytest.raises(TenantNotFound, match="initech"):
+                tx.definitions.put(
+                    tenant="initech", kind="metric", name="m", spec={}, fingerprint="f"
+                )
+            assert tx.definitions.current(tenant="acme") == []
+            assert tx.definitions.current(tenant="initech") == []
+
+    def test_tenants_never_see_each_others_definitions(self, catalog: Catalog) -> None:
+        with catalog.transaction() as tx:
+            tx.definitions.put(
+                tenant="acme", kind="metric", name="revenue", spec={"t": "a"}, fingerprint="a1"
+            )
+            tx.definitions.put(
+                tenant="acme", kind="metric", name="revenue", spec={"t": "a"}, fingerprint="a2"
+            )
+        with catalog.transaction() as tx:
+            assert tx.definitions.current(tenant="globex") == []
+            assert tx.definitions.get(tenant="globex", kind="metric", name="revenue") is None
+            assert (
+                tx.definitions.get(tenant="globex", kind="metric", name="revenue", version=1)
+                is None
+            )
+            assert tx.definitions.history(tenant="globex", kind="metric", name="revenue") == []
+            assert tx.definitions.retire(tenant="globex", kind="metric", name="revenue") is None
+            # The same name in another tenant starts its own history at version 1.
+            globex, added = tx.definitions.put(
+                tenant="globex", kind="metric", name="revenue", spec={"t": "g"}, fingerprint="a2"
+            )
+            acme = tx.definitions.get(tenant="acme", kind="metric", name="revenue")
+            tx.definitions.retire(tenant="globex", kind="metric", name="revenue")
+            acme_after = tx.definitions.current(tenant="acme")
+        assert added
+        assert (globex.tenant, globex.version, globex.spec) == ("globex", 1, {"t": "g"})
+        assert acme is not None
+        assert (acme.tenant, acme.version, acme.spec) == ("acme", 2, {"t": "a"})
+        assert acme_after == [acme]
+
+    def test_concurrent_puts_never_share_a_version(
+        self, catalog_url: str, catalog: Catalog
+    ) -> None:
+        writers = 6
+        catalogs = [Catalog(catalog_url) for _ in range(writers)]
+
+        def put(index: int) -> int | Conflict:
+            try:
+                with catalogs[index].transaction() as tx:
+                    record, added = tx.definitions.put(
+                        tenant="acme",
+                        kind="metric",
+                        name="revenue",
+                        spec={"writer": index},
+                        fingerprint=f"f{index}",
+                    )
+            except Conflict as exc:
+                return exc
+            assert added
+            return record.version
+
+        try:
+            outcomes = run_in_threads(writers, put)
+        finally:
+            for each in catalogs:
+                each.dispose()
+        versions = sorted(o for o in outcomes if isinstance(o, int))
+        conflicts = [o for o in outcomes if isinstance(o, Conflict)]
+        assert versions == list(range(1, len(versions) + 1))
+        assert len(versions) + len(conflicts) == writers
+        for conflict in conflicts:
+            assert conflict.hint is not None
+            assert "Retry" in conflict.hint
+        with catalog.transaction() as tx:
+            history = tx.definitions.history(tenant="acme", kind="metric", name="revenue")
+        assert [v.version for v in history] == versions
+        writers_seen = [v.spec["writer"] for v in history]
+        assert len(set(writers_seen)) == len(writers_seen)
+
+    def test_downgrade_to_0001_drops_definitions_and_upgrade_restores_them(
+        self, catalog: Catalog, catalog_url: str, clock: FixedClock
+    ) -> None:
+        with catalog.transaction() as tx:
+            tx.definitions.put(tenant="acme", kind="metric", name="m", spec={}, fingerprint="f")
+        catalog.dispose()
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS_DIR))
+        engine = create_engine(catalog_url)
+        try:
+            with engine.begin() as connection:
+                config.attributes["connection"] = connection
+                command.downgrade(config, "0001")
+            with engine.connect() as connection:
+                tables = set(inspect(connection).get_table_names())
+                revision = MigrationContext.configure(connection).get_current_revision()
+            assert revision == "0001"
+            assert "definitions" not in tables
+            assert {"tenants", "contract_versions", "runs"} <= tables
+            upgraded = Catalog(catalog_url, clock=clock)
+            try:
+                upgraded.migrate()
+                with upgraded.transaction() as tx:
+                    assert tx.definitions.current(tenant="acme") == []
+                    assert [t.id for t in tx.tenants.list()] == ["acme", "default", "globex"]
+            finally:
+                upgraded.dispose()
+            with engine.connect() as connection:
+                context = MigrationContext.configure(connection, opts={"compare_type": True})
+                assert compare_metadata(context, Base.metadata) == []
+        finally:
+            engine.dispose()
 
     # ------------------------------------------------------------------ runs
 

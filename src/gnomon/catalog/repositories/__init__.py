@@ -2,6 +2,7 @@
 
 from gnomon.catalog.repositories.contracts import ContractRepository
 from gnomon.catalog.repositories.datasets import DatasetRepository
+from gnomon.catalog.repositories.definitions import DELETED_FINGERPRINT, DefinitionRepository
 from gnomon.catalog.repositories.files import IngestedFileRepository
 from gnomon.catalog.repositories.leases import LeaseRepository
 from gnomon.catalog.repositories.outbox import OutboxRepository
@@ -11,9 +12,11 @@ from gnomon.catalog.repositories.tables import TableVersionRepository
 from gnomon.catalog.repositories.tenants import TenantRepository
 
 __all__ = [
+    "DELETED_FINGERPRINT",
     "UPDATABLE_RUN_FIELDS",
     "ContractRepository",
     "DatasetRepository",
+    "DefinitionRepository",
     "IngestedFileRepository",
     "LeaseRepository",
     "OutboxRepository",

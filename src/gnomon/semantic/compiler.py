@@ -1,0 +1,628 @@
+"""Compile a metric query into one SQL tree that DuckDB, PostgreSQL and Spark answer alike.
+
+The shape of every compiled query, as CTEs:
+
+1. one aggregate per semantic model: its rows in the range (plus any lead the metrics need,
+   e.g. six extra days for a trailing week), filtered, grouped by time bucket and dimensions,
+   with one column per simple metric;
+2. the frame: every bucket of the spine (an in-memory table built in Python, see
+   :mod:`gnomon.semantic.time`) times every dimension combination seen, so empty buckets appear;
+3. the base: the frame left-joined to each model aggregate (null-safe on dimensions), with
+   empty buckets filled as each metric declares;
+4. one level per computed metric, in dependency order: ratios and formulas as expressions,
+   cumulative metrics as window functions over the complete spine, period-over-period metrics as
+   a join to the spine's earlier bucket;
+5. the requested columns of the buckets in range, ordered and limited.
+
+Ratios are computed from their parts at the query grain (never averaged), so they re-aggregate
+correctly at every grain. Results are typed alike everywhere: counts BIGINT, sums, averages,
+ratios and percentiles DOUBLE. Division is always by ``NULLIF(x, 0)``.
+"""
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+
+import pyarrow as pa
+from sqlglot import exp
+
+from gnomon.semantic.definitions import CumulativeMetric, PeriodOverPeriodMetric, parse_window
+from gnomon.semantic.errors import MetricQueryError
+from gnomon.semantic.expressions import (
+    ExpressionProblem,
+    columns_of,
+    parse_expression,
+    replace_columns,
+)
+from gnomon.semantic.layer import Metric, SemanticLayer, SemanticModel
+from gnomon.semantic.query import MetricQuery
+from gnomon.semantic.time import (
+    TimeRange,
+    bucket_expression,
+    bucket_start,
+    shift_back,
+    spine_table,
+)
+
+__all__ = ["SPINE_RELATION", "CompiledQuery", "compile_query"]
+
+SPINE_RELATION = "gnomon_time_spine"
+"""The name the compiled tree reads the spine by; pass the spine as this relation."""
+
+_TIME = "time"
+_DOUBLE = exp.DataType.build("double")
+_BIGINT = exp.DataType.build("bigint")
+_FIXED_MINUTES = {"minute": 1, "hour": 60, "day": 1440, "week": 10080}
+_MONTHS = {"month": 1, "quarter": 3, "year": 12, "fiscal_quarter": 3, "fiscal_year": 12}
+
+
+@dataclass(frozen=True)
+class CompiledQuery:
+    """A query ready to run: the tree, what it reads, and the columns it returns."""
+
+    tree: exp.Select
+    relations: Mapping[str, pa.Table]
+    """In-memory tables the tree reads by name (the time spine)."""
+    tables: tuple[str, ...]
+    """``layer.name`` of every lake table read."""
+    dimensions: tuple[str, ...]
+    metrics: tuple[str, ...]
+    grain: str | None
+    time_range: TimeRange | None
+
+    @property
+    def columns(self) -> list[str]:
+        """The result's columns, in order."""
+        return [*([_TIME] if self.grain else []), *self.dimensions, *self.metrics]
+
+
+def compile_query(layer: SemanticLayer, query: MetricQuery, *, dialect: str) -> CompiledQuery:
+    """Compile ``query`` against ``layer`` for ``dialect`` (duckdb, postgres or spark).
+
+    Raises:
+        UnknownMetric: a metric is not defined.
+        MetricQueryError: a dimension, filter, grain, range or order key the metrics cannot
+            answer; the message says which and what is available.
+    """
+    return _Compiler(layer, query, dialect).compile()
+
+
+class _Compiler:
+    def __init__(self, layer: SemanticLayer, query: MetricQuery, dialect: str) -> None:
+        self.layer = layer
+        self.query = query
+        self.dialect = dialect
+        self.requested = [layer.metric(name) for name in query.metrics]
+        self.needed = self._dependency_order()
+        self.bases = [m for m in self.needed if m.kind == "simple"]
+
+    # ------------------------------------------------------------ checks
+
+    def _dependency_order(self) -> list[Metric]:
+        order: dict[str, Metric] = {}
+
+        def visit(metric: Metric) -> None:
+            for name in metric.inputs:
+                visit(self.layer.metrics[name])
+            order.setdefault(metric.name, metric)
+
+        for metric in self.requested:
+            visit(metric)
+        return list(order.values())
+
+    def _models(self) -> list[SemanticModel]:
+        seen: dict[str, SemanticModel] = {}
+        for base in self.bases:
+            assert base.model is not None  # noqa: S101 - simple metrics have one
+            seen.setdefault(base.model.name, base.model)
+        return list(seen.values())
+
+    def _check_dimensions(self, models: Sequence[SemanticModel]) -> None:
+        for name in self.query.by:
+            missing = [m.name for m in models if name not in m.dimensions]
+            if missing:
+                available = sorted(set.intersection(*(set(m.dimensions) for m in models)))
+                raise MetricQueryError(
+                    f"{name!r} is not a dimension of "
+                    f"{' and '.join(map(repr, self.query.metrics))}.",
+                    hint=f"Use one of: {', '.join(available) or '(none)'}.",
+                    dimension=name,
+                )
+        clash = set(self.query.by) & ({_TIME} | {m.name for m in self.needed})
+        if clash:
+            raise MetricQueryError(
+                f"{', '.join(sorted(clash))} names both a dimension and a metric (or the time).",
+                hint="Rename the dimension or the metric so result columns are unambiguous.",
+            )
+
+    def _filter(self, models: Sequence[SemanticModel]) -> exp.Expr | None:
+        if self.query.where is None:
+            return None
+        try:
+            condition = parse_expression(self.query.where, what="filter")
+        except ExpressionProblem as exc:
+            raise MetricQueryError(
+                str(exc)[0].upper() + str(exc)[1:] + ".",
+                hint="Write a condition over the metrics' dimensions, e.g. channel = 'web'.",
+            ) from exc
+        allowed = set.intersection(*(set(m.dimensions) for m in models))
+        unknown = [c for c in columns_of(condition) if c not in allowed]
+        if unknown:
+            raise MetricQueryError(
+                f"The filter refers to {', '.join(map(repr, unknown))}, which is not a "
+                "dimension of the metrics.",
+                hint=f"Filters may use the dimensions: {', '.join(sorted(allowed)) or '(none)'}.",
+                where=self.query.where,
+            )
+        return condition
+
+    def _time_range(self) -> TimeRange | None:
+        start, end = self.query.start, self.query.end
+        if start is None and end is None:
+            return None
+        if start is None or end is None:
+            raise MetricQueryError(
+                "Give both a start and an end, or neither.",
+                hint="e.g. --start 2025-01-01 --end 2025-03-31 (the end day is included).",
+            )
+        try:
+            return TimeRange.of(start, end, zone=self.layer.calendar.time_zone)
+        except ValueError as exc:
+            raise MetricQueryError(
+                str(exc)[0].upper() + str(exc)[1:] + ".", hint="Swap or widen the range."
+            ) from exc
+
+    def _check_time(self, models: Sequence[SemanticModel], time_range: TimeRange | None) -> None:
+        timed = [m for m in self.needed if m.kind in ("cumulative", "period_over_period")]
+        if self.query.grain is None and timed:
+            raise MetricQueryError(
+                f"{timed[0].name!r} is a {timed[0].kind} metric: it needs a grain.",
+                hint="Add a grain, e.g. --grain day.",
+            )
+        if self.query.grain is not None and time_range is None:
+            raise MetricQueryError(
+                "A query with a grain needs a time range.",
+                hint="Add --start and --end (the end day is included).",
+            )
+        if self.query.grain is not None or time_range is not None:
+            untimed = [m.name for m in models if m.time_column is None]
+            if untimed:
+                raise MetricQueryError(
+                    f"Semantic model {untimed[0]!r} has no time column, so its metrics cannot "
+                    "be bucketed or limited to a range.",
+                    hint="Add 'time: {column: ...}' to the model, or query without grain and "
+                    "range.",
+                )
+
+    # ------------------------------------------------------------ compile
+
+    def compile(self) -> CompiledQuery:
+        models = self._models()
+        self._check_dimensions(models)
+        condition = self._filter(models)
+        time_range = self._time_range()
+        self._check_time(models, time_range)
+        grain = self.query.grain
+        relations: dict[str, pa.Table] = {}
+        data_start = None
+        if grain is not None and time_range is not None:
+            first = bucket_start(time_range.start, grain, self.layer.calendar)
+            lead_to = min(self._earliest(m, first) for m in self.requested)
+            data_start = lead_to
+            try:
+                relations[SPINE_RELATION] = spine_table(
+                    time_range, grain, self.layer.calendar, lead_to=lead_to
+                )
+            except ValueError as exc:
+                raise MetricQueryError(
+                    str(exc)[0].upper() + str(exc)[1:] + ".",
+                    hint="e.g. --grain day for a year, --grain hour for a week.",
+                ) from exc
+        elif time_range is not None:
+            data_start = time_range.start
+        ctes: list[tuple[str, exp.Query]] = []
+        for index, model in enumerate(models):
+            ctes.append(
+                (f"m{index}", self._model_aggregate(model, condition, time_range, data_start))
+            )
+        ctes.append(("frame", self._frame(len(models))))
+        ctes.append(("base", self._base(models)))
+        previous = "base"
+        for index, metric in enumerate(m for m in self.needed if m.kind != "simple"):
+            name = f"l{index}"
+            ctes.append((name, self._level(metric, previous)))
+            previous = name
+        final = self._final(previous)
+        for name, cte in ctes:
+            final = final.with_(name, as_=cte)
+        return CompiledQuery(
+            tree=final,
+            relations=relations,
+            tables=tuple(dict.fromkeys(m.table_key for m in models)),
+            dimensions=self.query.by,
+            metrics=self.query.metrics,
+            grain=grain,
+            time_range=time_range,
+        )
+
+    def _earliest(self, metric: Metric, first: datetime) -> datetime:
+        """The first bucket whose data ``metric`` needs to answer from bucket ``first`` on."""
+        grain = self.query.grain
+        assert grain is not None  # noqa: S101 - only called with a grain
+        spec = metric.spec
+        if isinstance(spec, CumulativeMetric):
+            if spec.window is not None:
+                span = self._window_buckets(metric)
+                for _ in range(span - 1):
+                    first = shift_back(first, grain, year=False)
+            elif spec.grain_to_date is not None:
+                first = bucket_start(
+                    bucket_start(first, spec.grain_to_date, self.layer.calendar),
+                    grain,
+                    self.layer.calendar,
+                )
+        elif isinstance(spec, PeriodOverPeriodMetric):
+            first = shift_back(first, grain, year=spec.compare_to == "same_period_last_year")
+        inputs = [self.layer.metrics[name] for name in metric.inputs]
+        return min([first, *(self._earliest(item, first) for item in inputs)])
+
+    def _window_buckets(self, metric: Metric) -> int:
+        spec = metric.spec
+        assert isinstance(spec, CumulativeMetric) and spec.window is not None  # noqa: S101
+        grain = self.query.grain
+        assert grain is not None  # noqa: S101
+        count, unit = parse_window(spec.window)
+        if unit in _FIXED_MINUTES and grain in _FIXED_MINUTES:
+            total, step = count * _FIXED_MINUTES[unit], _FIXED_MINUTES[grain]
+        elif unit in _MONTHS and grain in _MONTHS:
+            total, step = count * _MONTHS[unit], _MONTHS[grain]
+        else:
+            total, step = 1, 0
+        if step == 0 or total % step or total < step:
+            raise MetricQueryError(
+                f"{metric.name!r} sums over {spec.window}, which is not a whole number of "
+                f"{grain} buckets.",
+                hint="Query it at a grain that divides the window (e.g. --grain day for "
+                "'7 days', --grain month for '3 months').",
+                metric=metric.name,
+            )
+        return total // step
+
+    def _model_aggregate(
+        self,
+        model: SemanticModel,
+        condition: exp.Expr | None,
+        time_range: TimeRange | None,
+        data_start: datetime | None,
+    ) -> exp.Select:
+        alias = "t"
+
+        def column(name: str) -> exp.Expr:
+            return exp.column(name, table=alias, quoted=True)
+
+        def dimension(name: str) -> exp.Expr:
+            return replace_columns(model.dimensions[name].expr, column)
+
+        grain = self.query.grain
+        select = exp.select().from_(
+            exp.Table(
+                this=exp.to_identifier(model.table),
+                db=exp.to_identifier(model.layer),
+                alias=exp.TableAlias(this=exp.to_identifier(alias)),
+            )
+        )
+        groups: list[exp.Expr] = []
+        if grain is not None:
+            assert model.time_column is not None  # noqa: S101 - checked
+            bucket = bucket_expression(
+                column(model.time_column), grain, self.layer.calendar, is_date=model.time_is_date
+            )
+            select = select.select(exp.alias_(bucket, _TIME, quoted=True))
+            groups.append(bucket.copy())
+        for name in self.query.by:
+            select = select.select(exp.alias_(dimension(name), name, quoted=True))
+            groups.append(dimension(name))
+        for base in self.bases:
+            if base.model is not None and base.model.name == model.name:
+                select = select.select(
+                    exp.alias_(self._aggregate(base, column, dimension), base.name, quoted=True)
+                )
+        filters: list[exp.Expr] = []
+        if time_range is not None and data_start is not None:
+            assert model.time_column is not None  # noqa: S101 - checked
+            filters += _range_filter(
+                column(model.time_column), time_range, data_start, is_date=model.time_is_date
+            )
+        if condition is not None:
+            filters.append(replace_columns(condition, dimension))
+        if filters:
+            select = select.where(exp.and_(*filters))
+        if groups:
+            select = select.group_by(*groups)
+        return select
+
+    def _aggregate(
+        self,
+        metric: Metric,
+        column: Callable[[str], exp.Expr],
+        dimension: Callable[[str], exp.Expr],
+    ) -> exp.Expr:
+        measure = metric.measure
+        assert measure is not None  # noqa: S101
+        conditions = []
+        if measure.filter is not None:
+            conditions.append(replace_columns(measure.filter, column))
+        if metric.filter is not None:
+            conditions.append(replace_columns(metric.filter, dimension))
+        value: exp.Expr = (
+            replace_columns(measure.expr, column)
+            if measure.expr is not None
+            else exp.Literal.number(1)
+        )
+        if conditions:
+            value = exp.Case(ifs=[exp.If(this=exp.and_(*conditions), true=value)])
+        agg = measure.agg
+        if agg == "count":
+            if measure.expr is None and not conditions:
+                return exp.cast(exp.Count(this=exp.Star()), _BIGINT)
+            return exp.cast(exp.Count(this=value), _BIGINT)
+        if agg == "count_distinct":
+            return exp.cast(exp.Count(this=exp.Distinct(expressions=[value])), _BIGINT)
+        if agg == "sum":
+            return exp.cast(exp.Sum(this=value), _DOUBLE)
+        if agg == "avg":
+            return exp.cast(exp.Avg(this=exp.cast(value, _DOUBLE)), _DOUBLE)
+        if agg == "min":
+            return exp.Min(this=value)
+        if agg == "max":
+            return exp.Max(this=value)
+        fraction = 0.5 if agg == "median" else float(measure.percentile or 0.5)
+        numeric = exp.cast(value, _DOUBLE)
+        if self.dialect == "spark":
+            call: exp.Expr = exp.Anonymous(
+                this="percentile", expressions=[numeric, exp.Literal.number(fraction)]
+            )
+        else:
+            call = exp.PercentileCont(this=numeric, expression=exp.Literal.number(fraction))
+        return exp.cast(call, _DOUBLE)
+
+    def _frame(self, model_count: int) -> exp.Query:
+        dims = self.query.by
+        combos: exp.Query | None = None
+        if dims:
+            for index in range(model_count):
+                part = exp.select(*(exp.column(d, quoted=True) for d in dims)).from_(f"m{index}")
+                combos = part if combos is None else exp.union(combos, part, distinct=True)
+            assert combos is not None  # noqa: S101
+            combos = (
+                exp.select(*(exp.column(d, quoted=True) for d in dims))
+                .from_(combos.subquery("c"))
+                .distinct()
+            )
+        if self.query.grain is None:
+            if combos is not None:
+                return combos
+            return exp.select(exp.alias_(exp.Literal.number(1), "one", quoted=True))
+        spine = exp.select(exp.Star()).from_(SPINE_RELATION)
+        if combos is None:
+            return spine
+        return (
+            exp.select(exp.Star())
+            .from_(spine.subquery("s"))
+            .join(combos.subquery("d"), join_type="cross")
+        )
+
+    def _base(self, models: Sequence[SemanticModel]) -> exp.Select:
+        keys = ([_TIME] if self.query.grain else []) + list(self.query.by)
+        select = exp.select(_star("f")).from_(_aliased("frame", "f"))
+        for index, model in enumerate(models):
+            alias = f"a{index}"
+            on: exp.Expr = exp.true()
+            if keys:
+                on = exp.and_(
+                    *(
+                        exp.NullSafeEQ(
+                            this=exp.column(k, table=alias, quoted=True),
+                            expression=exp.column(k, table="f", quoted=True),
+                        )
+                        for k in keys
+                    )
+                )
+            select = select.join(_aliased(f"m{index}", alias), on=on, join_type="left")
+            for base in self.bases:
+                if base.model is None or base.model.name != model.name:
+                    continue
+                value: exp.Expr = exp.column(base.name, table=alias, quoted=True)
+                if base.fill_zero:
+                    zero = exp.Literal.number(0)
+                    value = exp.Coalesce(this=value, expressions=[zero])
+                select = select.select(exp.alias_(value, base.name, quoted=True))
+        return select
+
+    def _level(self, metric: Metric, previous: str) -> exp.Select:
+        spec = metric.spec
+        if isinstance(spec, PeriodOverPeriodMetric):
+            return self._period_over_period(metric, spec, previous)
+        select = exp.select(exp.Star()).from_(previous)
+        if metric.kind == "ratio":
+            numerator, denominator = metric.inputs[0], metric.inputs[-1]
+            value: exp.Expr = _divide(_col(numerator), _col(denominator))
+            if len(metric.inputs) == 1:  # x / x
+                value = _divide(_col(numerator), _col(numerator))
+        elif metric.kind == "derived":
+            assert metric.formula is not None  # noqa: S101
+            value = _safe_division(replace_columns(metric.formula, _col))
+            value = exp.cast(value, _DOUBLE)
+        else:
+            assert isinstance(spec, CumulativeMetric)  # noqa: S101
+            value = self._cumulative(metric, spec)
+        return select.select(exp.alias_(value, metric.name, quoted=True))
+
+    def _cumulative(self, metric: Metric, spec: CumulativeMetric) -> exp.Expr:
+        base = self.layer.metrics[spec.metric]
+        partition = [exp.column(d, quoted=True) for d in self.query.by]
+        if spec.window is not None:
+            span = self._window_buckets(metric)
+            frame = exp.WindowSpec(
+                kind="ROWS",
+                start=exp.Literal.number(span - 1) if span > 1 else "CURRENT ROW",
+                start_side="PRECEDING" if span > 1 else None,
+                end="CURRENT ROW",
+            )
+            in_range_only = False
+        else:
+            if spec.grain_to_date is not None:
+                partition.append(exp.column(f"period_{spec.grain_to_date}", quoted=True))
+            frame = exp.WindowSpec(
+                kind="ROWS", start="UNBOUNDED", start_side="PRECEDING", end="CURRENT ROW"
+            )
+            in_range_only = spec.grain_to_date is None
+
+        def running(name: str) -> exp.Expr:
+            source = self.layer.metrics[name]
+            agg = source.measure.agg if source.measure is not None else "sum"
+            value: exp.Expr = _col(name)
+            if in_range_only:
+                value = exp.Case(ifs=[exp.If(this=exp.column("in_range", quoted=True), true=value)])
+            func: exp.Expr
+            if agg == "min":
+                func = exp.Min(this=value)
+            elif agg == "max":
+                func = exp.Max(this=value)
+            else:
+                func = exp.Sum(this=value)
+            window = exp.Window(
+                this=func,
+                partition_by=[p.copy() for p in partition] or None,
+                order=exp.Order(expressions=[exp.Ordered(this=exp.column(_TIME, quoted=True))]),
+                spec=frame.copy(),
+            )
+            cast = _BIGINT if agg == "count" else _DOUBLE
+            return exp.cast(window, cast) if agg not in ("min", "max") else window
+
+        if base.kind == "ratio":
+            return _divide(running(base.inputs[0]), running(base.inputs[-1]))
+        return running(base.name)
+
+    def _period_over_period(
+        self, metric: Metric, spec: PeriodOverPeriodMetric, previous: str
+    ) -> exp.Select:
+        keys = [exp.column(d, quoted=True) for d in self.query.by]
+        shift = "year_ago_time" if spec.compare_to == "same_period_last_year" else "prev_time"
+        on = exp.and_(
+            exp.EQ(
+                this=exp.column(_TIME, table="p", quoted=True),
+                expression=exp.column(shift, table="c", quoted=True),
+            ),
+            *(
+                exp.NullSafeEQ(
+                    this=exp.column(k.name, table="p", quoted=True),
+                    expression=exp.column(k.name, table="c", quoted=True),
+                )
+                for k in keys
+            ),
+        )
+        now = exp.column(spec.metric, table="c", quoted=True)
+        then = exp.column(spec.metric, table="p", quoted=True)
+        if spec.output == "value":
+            value: exp.Expr = exp.cast(then, _DOUBLE)
+        elif spec.output == "delta":
+            value = exp.cast(exp.Sub(this=now, expression=then), _DOUBLE)
+        else:
+            value = _divide(exp.Sub(this=now, expression=then), then)
+        return (
+            exp.select(_star("c"), exp.alias_(value, metric.name, quoted=True))
+            .from_(_aliased(previous, "c"))
+            .join(_aliased(previous, "p"), on=on, join_type="left")
+        )
+
+    def _final(self, previous: str) -> exp.Select:
+        columns = ([_TIME] if self.query.grain else []) + list(self.query.by)
+        outputs = [*columns, *self.query.metrics]
+        select = exp.select(*(exp.column(c, quoted=True) for c in outputs)).from_(previous)
+        if self.query.grain is not None:
+            select = select.where(exp.column("in_range", quoted=True))
+        order = []
+        for key in self.query.order:
+            if key.column not in outputs:
+                raise MetricQueryError(
+                    f"Cannot order by {key.column!r}: it is not a column of the result.",
+                    hint=f"Order by one of: {', '.join(outputs)} (prefix - for descending).",
+                )
+            order.append(
+                exp.Ordered(
+                    this=exp.column(key.column, quoted=True),
+                    desc=key.descending,
+                    nulls_first=False,
+                )
+            )
+        named = {key.column for key in self.query.order}
+        order += [
+            exp.Ordered(this=exp.column(c, quoted=True), nulls_first=True)
+            for c in columns
+            if c not in named
+        ]
+        if order:
+            select = select.order_by(*order)
+        if self.query.limit is not None:
+            select = select.limit(self.query.limit)
+        return select
+
+
+def _star(table: str) -> exp.Column:
+    return exp.Column(this=exp.Star(), table=exp.to_identifier(table))
+
+
+def _aliased(name: str, alias: str) -> exp.Table:
+    return exp.Table(
+        this=exp.to_identifier(name), alias=exp.TableAlias(this=exp.to_identifier(alias))
+    )
+
+
+def _col(name: str) -> exp.Expr:
+    return exp.column(name, quoted=True)
+
+
+def _divide(numerator: exp.Expr, denominator: exp.Expr) -> exp.Expr:
+    return exp.Div(
+        this=exp.cast(numerator, _DOUBLE),
+        expression=exp.Nullif(
+            this=exp.cast(denominator, _DOUBLE), expression=exp.Literal.number(0)
+        ),
+    )
+
+
+def _safe_division(tree: exp.Expr) -> exp.Expr:
+    def swap(node: exp.Expr) -> exp.Expr:
+        if isinstance(node, exp.Div):
+            return _divide(node.this, node.expression)
+        return node
+
+    return tree.transform(swap)
+
+
+def _range_filter(
+    column: exp.Expr, time_range: TimeRange, start: datetime, *, is_date: bool
+) -> list[exp.Expr]:
+    if is_date:
+        low: exp.Expr = exp.cast(
+            exp.Literal.string(start.date().isoformat()), exp.DataType.build("date")
+        )
+        end = time_range.end
+        last_day = end.date() if end.time() == time() else end.date() + timedelta(days=1)
+        high: exp.Expr = exp.cast(
+            exp.Literal.string(last_day.isoformat()), exp.DataType.build("date")
+        )
+    else:
+        low = exp.cast(
+            exp.Literal.string(time_range.utc(start).isoformat(sep=" ")),
+            exp.DataType.build("timestamptz"),
+        )
+        high = exp.cast(
+            exp.Literal.string(time_range.utc(time_range.end).isoformat(sep=" ")),
+            exp.DataType.build("timestamptz"),
+        )
+    return [
+        exp.GTE(this=column.copy(), expression=low),
+        exp.LT(this=column.copy(), expression=high),
+    ]

@@ -1,0 +1,86 @@
+"""Reading ``metrics/*.yaml`` into definitions, with every problem located by file, key and line."""
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from gnomon.semantic.definitions import MetricsFile
+from gnomon.semantic.errors import DefinitionError, DefinitionIssue
+from gnomon.semantic.layer import Definition
+from gnomon.specfiles import SpecIssue, issues_from, read_yaml, with_lines
+
+__all__ = ["load_definitions", "parse_definitions"]
+
+
+def load_definitions(folder: Path, *, root: Path | None = None) -> list[Definition]:
+    """Every definition in ``folder``'s ``*.yaml``/``*.yml`` files, in file-name order.
+
+    Files are named relative to ``root`` (the project) in messages and in the catalog.
+
+    Raises:
+        DefinitionError: a file cannot be read or is not shaped as a metrics file.
+    """
+    files = sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")]) if folder.is_dir() else []
+    definitions: list[Definition] = []
+    issues: list[DefinitionIssue] = []
+    for path in files:
+        label = _label(path, root)
+        read = read_yaml(path)
+        if isinstance(read, SpecIssue):
+            issues.append(DefinitionIssue(label, read))
+            continue
+        data, text = read
+        try:
+            definitions.extend(parse_definitions(data, source=label, text=text))
+        except DefinitionError as exc:
+            issues.extend(exc.issues)
+    if issues:
+        raise DefinitionError(issues)
+    return definitions
+
+
+def parse_definitions(data: object, *, source: str, text: str | None = None) -> list[Definition]:
+    """The definitions in one parsed metrics document (e.g. the body of an API request).
+
+    Raises:
+        DefinitionError: the document is not shaped as a metrics file.
+    """
+    if data is None:
+        return []
+    if not isinstance(data, Mapping):
+        raise DefinitionError(
+            [
+                DefinitionIssue(
+                    source,
+                    SpecIssue(
+                        "", "the document must be a mapping with semantic_models and metrics"
+                    ),
+                )
+            ]
+        )
+    try:
+        MetricsFile.model_validate(data)
+    except ValidationError as exc:
+        issues = with_lines(issues_from(exc.errors(), MetricsFile), text)
+        raise DefinitionError([DefinitionIssue(source, issue) for issue in issues]) from exc
+    definitions = [
+        Definition("semantic_model", str(name), dict(spec), source)
+        for name, spec in (data.get("semantic_models") or {}).items()
+    ]
+    definitions += [
+        Definition("metric", str(name), dict(spec), source)
+        for name, spec in (data.get("metrics") or {}).items()
+    ]
+    if data.get("calendar") is not None:
+        definitions.append(Definition("calendar", "calendar", dict(data["calendar"]), source))
+    return definitions
+
+
+def _label(path: Path, root: Path | None) -> str:
+    if root is not None:
+        try:
+            return str(path.resolve().relative_to(root.resolve()))
+        except ValueError:
+            pass
+    return str(path)

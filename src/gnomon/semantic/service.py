@@ -1,0 +1,339 @@
+"""Applying definitions to the catalog and answering metric queries from them.
+
+Definitions are read from the catalog, not from files, at query time: ``gnomon apply`` is the
+moment a change to ``metrics/*.yaml`` takes effect (checked as a whole, then stored as new
+versions), so every process and every interface answers from the same definitions.
+"""
+
+import hashlib
+import json
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pyarrow as pa
+from sqlglot import exp
+
+from gnomon.catalog import Catalog, DefinitionRecord
+from gnomon.context import RequestContext
+from gnomon.engine import Engine, TableSource, scope_to_tenant
+from gnomon.errors import InvalidInput, NotFound
+from gnomon.semantic.compiler import CompiledQuery, compile_query
+from gnomon.semantic.errors import MetricQueryError
+from gnomon.semantic.files import load_definitions
+from gnomon.semantic.layer import Definition, Metric, SemanticLayer, build_layer
+from gnomon.semantic.query import MetricQuery
+
+__all__ = ["ApplyResult", "MetricResult", "SemanticService"]
+
+_KINDS_ORDER = {"calendar": 0, "semantic_model": 1, "metric": 2}
+
+
+@dataclass(frozen=True, slots=True)
+class ApplyResult:
+    """What ``apply`` changed: ``(kind, name, version)`` per definition."""
+
+    created: tuple[tuple[str, str, int], ...]
+    updated: tuple[tuple[str, str, int], ...]
+    unchanged: tuple[tuple[str, str, int], ...]
+    retired: tuple[tuple[str, str, int], ...]
+
+    def rows(self) -> list[dict[str, Any]]:
+        """One row per definition, for listings."""
+        out = []
+        for change, items in (
+            ("created", self.created),
+            ("updated", self.updated),
+            ("unchanged", self.unchanged),
+            ("retired", self.retired),
+        ):
+            out += [
+                {"kind": kind, "name": name, "version": version, "change": change}
+                for kind, name, version in items
+            ]
+        return sorted(out, key=lambda r: (_KINDS_ORDER[r["kind"]], r["name"]))
+
+
+@dataclass(frozen=True)
+class MetricResult:
+    """A metric query's answer and how it was computed."""
+
+    table: pa.Table
+    sql: str
+    engine: str
+    elapsed_s: float
+    compiled: CompiledQuery
+    versions: Mapping[str, int] = field(default_factory=dict)
+    """The version of each lake table read."""
+
+    @property
+    def columns(self) -> list[str]:
+        """The result's columns, in order."""
+        return list(self.table.column_names)
+
+
+class SemanticService:
+    """Definitions in, metric values out, for one project.
+
+    Args:
+        catalog: where definitions are stored.
+        resolve: the published version of a lake table (``layer``, ``name``); raises NotFound.
+        engines: engine factories by name (``duckdb``, ``spark``, ``postgres``).
+        default_engine: the engine used when a query names none.
+        metrics_dir: the project's ``metrics/`` folder.
+        project_dir: files are named relative to it.
+    """
+
+    def __init__(
+        self,
+        *,
+        catalog: Catalog,
+        resolve: Callable[[str, str], TableSource],
+        engines: Mapping[str, Callable[[], Engine]],
+        default_engine: str,
+        metrics_dir: Path,
+        project_dir: Path,
+    ) -> None:
+        self._catalog = catalog
+        self._resolve = resolve
+        self._engines = engines
+        self._default_engine = default_engine
+        self._metrics_dir = metrics_dir
+        self._project_dir = project_dir
+
+    # ------------------------------------------------------------ definitions
+
+    def apply(
+        self,
+        *,
+        ctx: RequestContext,
+        definitions: Sequence[Definition] | None = None,
+        prune: bool = True,
+    ) -> ApplyResult:
+        """Check the definitions (the project's files by default) and store what changed.
+
+        All of them are checked together against the lake before anything is stored; one bad
+        definition stores nothing. With ``prune``, stored definitions that are no longer given
+        are retired.
+
+        Raises:
+            DefinitionError: any problem, each named with its file and key.
+        """
+        items = (
+            list(definitions)
+            if definitions is not None
+            else load_definitions(self._metrics_dir, root=self._project_dir)
+        )
+        self._build(items)
+        created, updated, unchanged, retired = [], [], [], []
+        with self._catalog.transaction() as tx:
+            given = set()
+            for item in items:
+                given.add((item.kind, item.name))
+                before = tx.definitions.get(tenant=ctx.tenant, kind=item.kind, name=item.name)
+                record, changed = tx.definitions.put(
+                    tenant=ctx.tenant,
+                    kind=item.kind,
+                    name=item.name,
+                    spec=dict(item.spec),
+                    fingerprint=_fingerprint(item.spec),
+                    source=item.source,
+                    created_by=ctx.principal.user,
+                )
+                entry = (item.kind, item.name, record.version)
+                if not changed:
+                    unchanged.append(entry)
+                elif before is None:
+                    created.append(entry)
+                else:
+                    updated.append(entry)
+            if prune:
+                for record in tx.definitions.current(tenant=ctx.tenant):
+                    if (record.kind, record.name) not in given:
+                        gone = tx.definitions.retire(
+                            tenant=ctx.tenant,
+                            kind=record.kind,
+                            name=record.name,
+                            created_by=ctx.principal.user,
+                        )
+                        if gone is not None:
+                            retired.append((record.kind, record.name, gone.version))
+        return ApplyResult(tuple(created), tuple(updated), tuple(unchanged), tuple(retired))
+
+    def stored(self, *, ctx: RequestContext) -> list[DefinitionRecord]:
+        """The tenant's current definitions, as stored."""
+        with self._catalog.transaction() as tx:
+            return tx.definitions.current(tenant=ctx.tenant)
+
+    def history(self, kind: str, name: str, *, ctx: RequestContext) -> list[DefinitionRecord]:
+        """Every stored version of one definition, oldest first."""
+        with self._catalog.transaction() as tx:
+            return tx.definitions.history(tenant=ctx.tenant, kind=kind, name=name)
+
+    def layer(self, *, ctx: RequestContext) -> SemanticLayer:
+        """The tenant's applied definitions, resolved against the lake's current tables.
+
+        Raises:
+            NotFound: nothing has been applied yet.
+            DefinitionError: a table the definitions read has changed so that they no longer
+                resolve (a column was dropped, say).
+        """
+        records = self.stored(ctx=ctx)
+        if not any(r.kind == "metric" for r in records):
+            raise NotFound(
+                "No metrics are defined yet.",
+                hint="Write metrics/*.yaml (see docs/metrics.md) and run `gnomon apply`.",
+            )
+        return self._build(
+            [Definition(r.kind, r.name, r.spec, r.source or "<catalog>") for r in records]
+        )
+
+    def metrics(self, *, ctx: RequestContext) -> list[dict[str, Any]]:
+        """One row per metric: name, type, description, unit, owner, dimensions."""
+        layer = self.layer(ctx=ctx)
+        return [_metric_row(layer, metric) for metric in layer.metrics.values()]
+
+    def describe(
+        self, name: str, *, ctx: RequestContext, engine: str | None = None
+    ) -> dict[str, Any]:
+        """A metric's definition, its dimensions and the SQL of its series at its grain."""
+        layer = self.layer(ctx=ctx)
+        metric = layer.metric(name)
+        engine_name = engine or self._default_engine
+        dialect = self._engine(engine_name).dialect
+        today = date.today()
+        sample = MetricQuery.build(
+            [name], grain=metric.spec.grain, start=today - timedelta(days=30), end=today
+        )
+        compiled = compile_query(layer, sample, dialect=dialect)
+        tree = scope_to_tenant(compiled.tree, tenant=ctx.tenant)
+        return {
+            **_metric_row(layer, metric),
+            "definition": metric.spec.model_dump(mode="json", exclude_none=True),
+            "source": metric.source,
+            "inputs": list(metric.inputs),
+            "sql": tree.sql(dialect=dialect, pretty=True),
+            "sql_engine": engine_name,
+        }
+
+    def _build(self, items: Sequence[Definition]) -> SemanticLayer:
+        tables: dict[str, pa.Schema] = {}
+        for item in items:
+            table = item.spec.get("table") if item.kind == "semantic_model" else None
+            if isinstance(table, str) and "." in table and table not in tables:
+                layer, _, name = table.partition(".")
+                try:
+                    tables[table] = self._resolve(layer, name).schema
+                except (NotFound, InvalidInput):
+                    continue
+        return build_layer(items, tables=tables)
+
+    # ------------------------------------------------------------ queries
+
+    def query(
+        self, query: MetricQuery, *, ctx: RequestContext, engine: str | None = None
+    ) -> MetricResult:
+        """Answer ``query`` from the published tables, for the context's tenant.
+
+        A query with a grain but no range covers the data's whole time span.
+
+        Raises:
+            UnknownMetric, MetricQueryError: the query cannot be answered as asked.
+        """
+        engine_name = engine or self._default_engine
+        runner = self._engine(engine_name)
+        layer = self.layer(ctx=ctx)
+        if query.grain is not None and query.start is None and query.end is None:
+            query = self._whole_span(layer, query, ctx=ctx, runner=runner)
+        compiled = compile_query(layer, query, dialect=runner.dialect)
+        tables = {key: self._resolve(*key.split(".", 1)) for key in compiled.tables}
+        tree = scope_to_tenant(compiled.tree, tenant=ctx.tenant)
+        started = time.perf_counter()
+        table = runner.execute(tree, tables=tables, relations=compiled.relations)
+        return MetricResult(
+            table=table,
+            sql=tree.sql(dialect=runner.dialect, pretty=True),
+            engine=engine_name,
+            elapsed_s=time.perf_counter() - started,
+            compiled=compiled,
+            versions={key: source.version for key, source in tables.items()},
+        )
+
+    def _whole_span(
+        self, layer: SemanticLayer, query: MetricQuery, *, ctx: RequestContext, runner: Engine
+    ) -> MetricQuery:
+        """The query over the first to the last day any of its models has data for."""
+        lows: list[datetime] = []
+        highs: list[datetime] = []
+        models = {
+            m.model.name: m.model for n in query.metrics for m in layer.base_metrics(n) if m.model
+        }
+        zone = ZoneInfo(layer.calendar.time_zone)
+        for model in models.values():
+            if model.time_column is None:
+                continue
+            column = exp.column(model.time_column, quoted=True)
+            tree = exp.select(
+                exp.Min(this=column).as_("low"), exp.Max(this=column.copy()).as_("high")
+            ).from_(
+                exp.Table(this=exp.to_identifier(model.table), db=exp.to_identifier(model.layer))
+            )
+            source = self._resolve(model.layer, model.table)
+            row = runner.execute(
+                scope_to_tenant(tree, tenant=ctx.tenant), tables={model.table_key: source}
+            ).to_pylist()[0]
+            for value, bucket in ((row["low"], lows), (row["high"], highs)):
+                if isinstance(value, datetime):
+                    bucket.append(value.astimezone(zone) if value.tzinfo else value)
+                elif isinstance(value, date):
+                    bucket.append(datetime.combine(value, datetime.min.time()))
+        if not lows:
+            raise MetricQueryError(
+                "The metrics' tables hold no rows yet, so there is no time span to show.",
+                hint="Load data first, or give --start and --end.",
+            )
+        return MetricQuery(
+            metrics=query.metrics,
+            by=query.by,
+            grain=query.grain,
+            start=min(lows).date(),
+            end=max(highs).date(),
+            where=query.where,
+            order=query.order,
+            limit=query.limit,
+        )
+
+    def _engine(self, name: str) -> Engine:
+        factory = self._engines.get(name)
+        if factory is None:
+            raise InvalidInput(
+                f"{name!r} is not an engine.",
+                hint=f"Use one of: {', '.join(sorted(self._engines))}.",
+            )
+        return factory()
+
+
+def _fingerprint(spec: Mapping[str, Any]) -> str:
+    text = json.dumps(spec, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def _metric_row(layer: SemanticLayer, metric: Metric) -> dict[str, Any]:
+    spec = metric.spec
+    return {
+        "name": metric.name,
+        "type": metric.kind,
+        "description": spec.description,
+        "unit": spec.unit,
+        "format": spec.format,
+        "owner": spec.owner,
+        "direction": spec.direction,
+        "target": spec.target,
+        "grain": spec.grain,
+        "refresh": spec.refresh,
+        "dimensions": layer.dimensions_of(metric.name),
+    }
