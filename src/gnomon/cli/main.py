@@ -14,7 +14,7 @@ import sys
 import typer
 
 from gnomon import __version__
-from gnomon.cli import datasets, demo, ingest, lake, models, project, runs, sql
+from gnomon.cli import datasets, demo, ingest, lake, metrics, models, project, runs, sql
 from gnomon.cli._render import err_console
 from gnomon.errors import GnomonError
 
@@ -57,6 +57,7 @@ datasets.register(app)
 sql.register(app)
 lake.register(app)
 models.register(app)
+metrics.register(app)
 demo.register(app)
 
 

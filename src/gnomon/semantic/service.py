@@ -113,12 +113,13 @@ class SemanticService:
         ctx: RequestContext,
         definitions: Sequence[Definition] | None = None,
         prune: bool = True,
+        dry_run: bool = False,
     ) -> ApplyResult:
         """Check the definitions (the project's files by default) and store what changed.
 
         All of them are checked together against the lake before anything is stored; one bad
         definition stores nothing. With ``prune``, stored definitions that are no longer given
-        are retired.
+        are retired. With ``dry_run`` nothing is stored: the result says what would change.
 
         Raises:
             DefinitionError: any problem, each named with its file and key.
@@ -131,6 +132,8 @@ class SemanticService:
         self._build(items)
         created, updated, unchanged, retired = [], [], [], []
         with self._catalog.transaction() as tx:
+            if dry_run:
+                return _planned(tx.definitions.current(tenant=ctx.tenant), items, prune=prune)
             given = set()
             for item in items:
                 given.add((item.kind, item.name))
@@ -263,6 +266,30 @@ class SemanticService:
             versions={key: source.version for key, source in tables.items()},
         )
 
+    def explain(
+        self, query: MetricQuery, *, ctx: RequestContext, engine: str | None = None
+    ) -> dict[str, Any]:
+        """How ``query`` would be answered: engine, tables and versions, and the SQL."""
+        engine_name = engine or self._default_engine
+        runner = self._engine(engine_name)
+        layer = self.layer(ctx=ctx)
+        if query.grain is not None and query.start is None and query.end is None:
+            query = self._whole_span(layer, query, ctx=ctx, runner=runner)
+        compiled = compile_query(layer, query, dialect=runner.dialect)
+        tables = {key: self._resolve(*key.split(".", 1)) for key in compiled.tables}
+        tree = scope_to_tenant(compiled.tree, tenant=ctx.tenant)
+        time_range = compiled.time_range
+        return {
+            "engine": engine_name,
+            "dialect": runner.dialect,
+            "tables": {key: source.version for key, source in tables.items()},
+            "grain": compiled.grain,
+            "start": None if time_range is None else time_range.start.isoformat(),
+            "end_exclusive": None if time_range is None else time_range.end.isoformat(),
+            "spine_buckets": sum(t.num_rows for t in compiled.relations.values()),
+            "sql": tree.sql(dialect=runner.dialect, pretty=True),
+        }
+
     def _whole_span(
         self, layer: SemanticLayer, query: MetricQuery, *, ctx: RequestContext, runner: Engine
     ) -> MetricQuery:
@@ -315,6 +342,27 @@ class SemanticService:
                 hint=f"Use one of: {', '.join(sorted(self._engines))}.",
             )
         return factory()
+
+
+def _planned(
+    stored: Sequence[DefinitionRecord], items: Sequence[Definition], *, prune: bool
+) -> ApplyResult:
+    """What applying ``items`` over ``stored`` would do, without doing it."""
+    current = {(r.kind, r.name): r for r in stored}
+    created, updated, unchanged = [], [], []
+    for item in items:
+        record = current.get((item.kind, item.name))
+        if record is None:
+            created.append((item.kind, item.name, 1))
+        elif record.fingerprint == _fingerprint(item.spec):
+            unchanged.append((item.kind, item.name, record.version))
+        else:
+            updated.append((item.kind, item.name, record.version + 1))
+    given = {(i.kind, i.name) for i in items}
+    retired = [
+        (r.kind, r.name, r.version + 1) for r in stored if prune and (r.kind, r.name) not in given
+    ]
+    return ApplyResult(tuple(created), tuple(updated), tuple(unchanged), tuple(retired))
 
 
 def _fingerprint(spec: Mapping[str, Any]) -> str:
