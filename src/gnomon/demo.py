@@ -39,6 +39,10 @@ class DemoReport:
     quarantine: pa.Table
     by_region: pa.Table
     latest_wins: pa.Table
+    metrics_applied: int
+    kpis_by_month: pa.Table
+    kpis_by_region: pa.Table
+    recent_days: pa.Table
 
 
 def _prepare(project: Path) -> None:
@@ -128,6 +132,34 @@ def run_demo(
         before = app.sql(status_sql, ctx=ctx, versions={"silver.orders": before_updates})
         after = app.sql(status_sql, ctx=ctx)
         latest_wins = _side_by_side(before, after, before_updates)
+        stage("Applying metric definitions (metrics/orders.yaml) and querying KPIs")
+        applied = app.semantic.apply(ctx=ctx)
+        kpis_by_month = app.query(
+            [
+                "revenue",
+                "orders",
+                "average_order_value",
+                "return_rate",
+                "distinct_customers",
+                "revenue_yoy",
+            ],
+            grain="month",
+            order=["-time"],
+            limit=12,
+            ctx=ctx,
+        ).table.sort_by("time")
+        kpis_by_region = app.query(
+            ["revenue", "orders", "average_order_value", "return_rate", "distinct_customers"],
+            by=["region"],
+            ctx=ctx,
+        ).table
+        recent_days = app.query(
+            ["revenue", "revenue_7d", "web_revenue", "revenue_yoy"],
+            grain="day",
+            order=["-time"],
+            limit=7,
+            ctx=ctx,
+        ).table.sort_by("time")
     return DemoReport(
         project=project,
         generation=generation,
@@ -137,6 +169,10 @@ def run_demo(
         quarantine=quarantine,
         by_region=by_region,
         latest_wins=latest_wins,
+        metrics_applied=len(applied.rows()),
+        kpis_by_month=kpis_by_month,
+        kpis_by_region=kpis_by_region,
+        recent_days=recent_days,
     )
 
 

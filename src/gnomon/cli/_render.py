@@ -83,6 +83,8 @@ def _cell(value: Any, column: str = "") -> str:
     if isinstance(value, Decimal):
         return f"{value:,}"
     if isinstance(value, datetime):
+        if value.tzinfo is None and value.time() == datetime.min.time():
+            return value.date().isoformat()  # a day, week or month bucket: the date says it all
         return value.isoformat(sep=" ")
     if isinstance(value, Mapping | list):
         return json.dumps(to_jsonable(value), separators=(",", ":"))

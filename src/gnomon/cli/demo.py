@@ -88,6 +88,13 @@ def demo(
     render(report.tables, OutputFormat.table, title="Lake tables")
     render(report.by_region, OutputFormat.table, title="Revenue by year and region (gold)")
     render(
+        report.kpis_by_month,
+        OutputFormat.table,
+        title=f"KPIs by month, last 12 months ({report.metrics_applied} definitions applied)",
+    )
+    render(report.kpis_by_region, OutputFormat.table, title="KPIs by region, all time")
+    render(report.recent_days, OutputFormat.table, title="Last 7 days")
+    render(
         [
             {"kind": i.kind, "start": i.start, "end": i.end, "segment": i.segment}
             for i in gen.incidents
@@ -99,6 +106,9 @@ def demo(
         f"\nProject: [bold]{report.project}[/]. Try:\n"
         f'  gnomon sql --project {project} "SELECT region, SUM(revenue) FROM gold.daily_sales '
         f'GROUP BY ALL"\n'
+        f"  gnomon metrics query revenue average_order_value --by channel --grain month "
+        f"--project {project}\n"
+        f"  gnomon metrics show revenue_yoy --project {project}\n"
         f"  gnomon runs list --project {project}\n"
         f"  gnomon lake history silver.orders --project {project}"
     )
