@@ -135,7 +135,10 @@ def test_version_and_help(gnomon: Gnomon) -> None:
     assert re.fullmatch(r"gnomon \d+\.\d+\.\d+\S*\n", version.out)
     helped = gnomon("--help")
     assert helped.code == 0
-    for command in ("init", "ingest", "sql", "build", "demo", "sources", "runs", "lake", "models"):
+    for command in (
+        "init", "ingest", "sql", "build", "demo", "sources", "runs", "lake", "models", "apply",
+        "metrics",
+    ):  # fmt: skip
         assert command in helped.out
 
 
@@ -166,7 +169,7 @@ def test_every_command_takes_project_and_listings_take_format() -> None:
     listings = {
         "ingest", "sql", "build", "sources list", "runs list", "runs show", "datasets list",
         "datasets show", "lake tables", "lake history", "lake vacuum", "lake compact",
-        "models list",
+        "models list", "apply", "metrics list", "metrics show", "metrics query",
     }  # fmt: skip
     assert listings | {"init", "demo"} == set(leaves)
     for name, command in leaves.items():
@@ -715,6 +718,7 @@ class Demo:
     quarantine: Result
     again: Result
     after_again: Result
+    kpis: Result
 
 
 @pytest.fixture(scope="module")
@@ -727,7 +731,9 @@ def demo(gnomon: Gnomon, tmp_path_factory: pytest.TempPathFactory) -> Demo:
     quarantine = gnomon("sql", DEMO_SQL["quarantine"], *json_out)
     again = gnomon(*run)
     counts = gnomon("sql", DEMO_SQL["counts"], *json_out)
-    return Demo(project, first, gold, quarantine, again, counts)
+    kpis = gnomon("metrics", "query", "revenue", "orders", "average_order_value", "--by", "region",
+                  *json_out)  # fmt: skip
+    return Demo(project, first, gold, quarantine, again, counts, kpis)
 
 
 def _number(text: str) -> int:
@@ -760,6 +766,18 @@ def test_demo_runs_end_to_end(demo: Demo) -> None:
 
 
 @pytest.mark.slow
+def test_demo_applies_kpis_that_agree_with_the_gold_tables(demo: Demo) -> None:
+    for title in ("KPIs by month", "KPIs by region, all time", "Last 7 days"):
+        assert title in demo.first.out, title
+    kpis = by_key(demo.kpis.rows(), "region")
+    gold = by_key(demo.gold.rows(), "region")
+    assert set(kpis) == set(gold) == {"EMEA", "AMER", "APAC"}
+    for region, row in kpis.items():
+        assert row["average_order_value"] == pytest.approx(row["revenue"] / row["orders"])
+        assert row["orders"] <= gold[region]["orders"]  # gold counts cancelled orders too
+
+
+@pytest.mark.slow
 def test_demo_quarantine_holds_exactly_the_broken_rows(demo: Demo) -> None:
     total, kinds = _broken(demo.first)
     assert total == sum(kinds.values()) > 0
@@ -784,3 +802,162 @@ def test_demo_refuses_a_folder_that_is_not_a_demo(gnomon: Gnomon, tmp_path: Path
     assert result.code != 0
     assert_user_error(result, "not empty", "not a demo project", code=result.code)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
+
+
+# --------------------------------------------------------------------------- gnomon apply / metrics
+
+METRICS_YAML = """
+semantic_models:
+  orders:
+    table: silver.orders
+    time: {column: updated_at}
+    dimensions:
+      region: {}
+    measures:
+      units: {agg: sum, expr: quantity}
+      orders: {agg: count}
+metrics:
+  units: {measure: orders.units, description: Units sold}
+  orders: {measure: orders.orders}
+  units_per_order: {type: ratio, numerator: units, denominator: orders}
+  units_2d: {type: cumulative, metric: units, window: 2 days}
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Metered:
+    project: Path
+    dry_run: Result
+    apply: Result
+    again: Result
+    listed: Result
+    show: Result
+    daily: Result
+    csv: Result
+    explain: Result
+    filtered: Result
+    bad_dimension: Result
+    bad_filter: Result
+    bad_grain: Result
+    unknown_metric: Result
+    bad_date: Result
+    bad_definition: Result
+    after_bad: Result
+
+
+@pytest.fixture(scope="module")
+def metered(gnomon: Gnomon, tmp_path_factory: pytest.TempPathFactory) -> Metered:
+    project = write_project(tmp_path_factory.mktemp("metered") / "shop")
+    # 10 EMEA orders on 1 January, 5 AMER orders on 3 January.
+    write_csv(
+        project / "data" / "a.csv", order_rows(0, 10) + order_rows(10, 5, day=3, region="AMER")
+    )
+    assert gnomon("ingest", "orders", "--project", project).code == 0
+    (project / "metrics").mkdir()
+    (project / "metrics" / "orders.yaml").write_text(METRICS_YAML, encoding="utf-8")
+    json_out = ("--project", project, "--format", "json")
+    days = ("--grain", "day", "--start", "2025-01-01", "--end", "2025-01-04")
+    dry_run = gnomon("apply", "--dry-run", *json_out)
+    applied = gnomon("apply", *json_out)
+    again = gnomon("apply", *json_out)
+    listed = gnomon("metrics", "list", *json_out)
+    show = gnomon("metrics", "show", "units_per_order", *json_out)
+    daily = gnomon("metrics", "query", "units", "orders", "units_per_order", "units_2d", *days,
+                   *json_out)  # fmt: skip
+    as_csv = gnomon("metrics", "query", "orders", "--by", "region", "--project", project,
+                    "--format", "csv", "--order", "-orders")  # fmt: skip
+    explain = gnomon("metrics", "query", "units", *days, "--explain", *json_out)
+    filtered = gnomon("metrics", "query", "orders", "--where", "region = 'AMER'", *json_out)
+    bad_dimension = gnomon("metrics", "query", "units", "--by", "country", *json_out)
+    bad_filter = gnomon("metrics", "query", "units", "--where", "quantity > 1", *json_out)
+    bad_grain = gnomon("metrics", "query", "units", "--grain", "fortnight", *json_out)
+    unknown = gnomon("metrics", "query", "unitz", *json_out)
+    bad_date = gnomon("metrics", "query", "units", "--start", "yesterday", "--end", "2025-01-02",
+                      *json_out)  # fmt: skip
+    (project / "metrics" / "orders.yaml").write_text(
+        METRICS_YAML.replace("denominator: orders", "denominator: order").replace(
+            "expr: quantity", "expr: quantty"
+        ),
+        encoding="utf-8",
+    )
+    bad_definition = gnomon("apply", "--project", project)
+    after_bad = gnomon("metrics", "query", "units_per_order", *json_out)
+    return Metered(project, dry_run, applied, again, listed, show, daily, as_csv, explain,
+                   filtered, bad_dimension, bad_filter, bad_grain, unknown, bad_date,
+                   bad_definition, after_bad)  # fmt: skip
+
+
+def test_apply_stores_versions_and_again_changes_nothing(metered: Metered) -> None:
+    assert {r["change"] for r in metered.dry_run.rows()} == {"created"}
+    assert {(r["name"], r["change"], r["version"]) for r in metered.apply.rows()} == {
+        ("orders", "created", 1),  # the semantic model
+        ("orders", "created", 1),  # the metric of the same name
+        ("units", "created", 1),
+        ("units_per_order", "created", 1),
+        ("units_2d", "created", 1),
+    }
+    assert len(metered.apply.rows()) == 5
+    assert {r["change"] for r in metered.again.rows()} == {"unchanged"}
+
+
+def test_metrics_list_and_show(metered: Metered) -> None:
+    listed = by_key(metered.listed.rows(), "name")
+    assert set(listed) == {"units", "orders", "units_per_order", "units_2d"}
+    assert listed["units"]["description"] == "Units sold"
+    assert listed["units_per_order"]["type"] == "ratio"
+    assert listed["units"]["dimensions"] == ["region"]
+    [shown] = metered.show.rows()
+    assert shown["inputs"] == ["units", "orders"]
+    assert "silver.orders" in shown["sql"] and "NULLIF" in shown["sql"]
+
+
+def test_metrics_query_by_day_with_a_complete_spine(metered: Metered) -> None:
+    assert metered.daily.code == 0, metered.daily.err
+    rows = metered.daily.rows()
+    units = [sum(1 + i % 5 for i in range(0, 10)), 0, sum(1 + i % 5 for i in range(10, 15)), 0]
+    assert [r["time"][:10] for r in rows] == [
+        "2025-01-01",
+        "2025-01-02",
+        "2025-01-03",
+        "2025-01-04",
+    ]
+    assert [r["units"] for r in rows] == units
+    assert [r["orders"] for r in rows] == [10, 0, 5, 0]
+    assert rows[0]["units_per_order"] == pytest.approx(units[0] / 10)
+    assert rows[1]["units_per_order"] is None  # 0 / 0
+    assert [r["units_2d"] for r in rows] == [units[0], units[0], units[2], units[2]]
+
+
+def test_metrics_query_csv_order_and_filter(metered: Metered) -> None:
+    assert metered.csv.csv_rows() == [["region", "orders"], ["EMEA", "10"], ["AMER", "5"]]
+    assert metered.filtered.rows() == [{"orders": 5}]
+
+
+def test_metrics_query_explain_shows_sql_and_versions(metered: Metered) -> None:
+    [plan] = metered.explain.rows()
+    assert plan["engine"] == "duckdb"
+    assert plan["tables"] == {"silver.orders": plan["tables"]["silver.orders"]}
+    assert plan["spine_buckets"] == 4
+    assert "_tenant_id = 'default'" in plan["sql"]
+
+
+def test_metrics_query_mistakes_are_explained(metered: Metered) -> None:
+    assert_user_error(metered.bad_dimension, "'country' is not a dimension", "region")
+    assert_user_error(metered.bad_filter, "'quantity'", "not a dimension")
+    assert_user_error(metered.bad_grain, "'fortnight' is not a grain")
+    assert_user_error(metered.unknown_metric, "No metric is called 'unitz'", "'units'")
+    assert_user_error(metered.bad_date, "--start 'yesterday' is not a date")
+
+
+def test_a_bad_definition_names_file_and_key_and_stores_nothing(metered: Metered) -> None:
+    assert_user_error(
+        metered.bad_definition,
+        "metrics/orders.yaml",
+        "metrics.units_per_order.denominator: 'order' is not a metric",
+        "did you mean 'orders'",
+        "semantic_models.orders.measures.units.expr: 'quantty' is not a column of silver.orders",
+    )
+    assert metered.after_bad.code == 0, metered.after_bad.err
+    assert metered.after_bad.rows() == [
+        {"units_per_order": pytest.approx(sum(1 + i % 5 for i in range(15)) / 15)}
+    ]
