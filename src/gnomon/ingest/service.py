@@ -89,6 +89,8 @@ class _Batch:
     contract: ContractSpec
     files: tuple[_File, ...]
     batch_id: str
+    fingerprinted: bool = False
+    """The files were fingerprinted by this very ingest, just before the batch was formed."""
 
     @property
     def dataset(self) -> str:
@@ -112,7 +114,7 @@ class IngestService:
         clock: Clock,
         layout: ProjectLayout,
         batch_rows: int = 250_000,
-        block_size: int = 16 * 1024 * 1024,
+        block_size: int = 4 * 1024 * 1024,
         lease_ttl: timedelta = timedelta(minutes=5),
     ) -> None:
         self._catalog = catalog
@@ -275,6 +277,7 @@ class IngestService:
             contract=contract,
             files=tuple(new),
             batch_id=_batch_id(ctx.tenant, spec.name, [f.fingerprint for f in new]),
+            fingerprinted=True,
         )
         run = self._start_run(
             spec,
@@ -441,20 +444,22 @@ class IngestService:
             tables,
         )
 
-        quarantined, q_version = self._quarantine(run, batch, plan, source, tables, on_progress)
-        if q_version is not None:
-            versions[(Layer.QUARANTINE.value, dataset)] = q_version
-
         warnings = self._warnings(batch, plan, source, tables)
         if encoding_issues:
             warnings["encoding"] = encoding_issues
-        # The valid rows are computed once (casts, rules, dedupe) for the checks and for silver.
+        # The valid rows are computed once (casts, rules, dedupe) for the checks and for silver;
+        # the quarantine then only needs to judge the rows that did not make it.
         valid = exp.select(
             exp.Star(**{"except": [exp.column(c) for c in _INTERNAL_COLUMNS]})
         ).from_(plan.valid(source).subquery("valid"))
         with self._engine.materialize(
             scope_to_tenant(valid, tenant=batch.tenant), tables=tables, name="valid"
         ) as candidate:
+            quarantined, q_version = self._quarantine(
+                run, batch, plan, self._rejected(batch, candidate, tables), tables, on_progress
+            )
+            if q_version is not None:
+                versions[(Layer.QUARANTINE.value, dataset)] = q_version
             checks = self._dataset_checks(batch, plan, candidate, tables)
             blocking = [c for c in checks if not c["passed"] and c["severity"] == "block"]
             if not blocking:
@@ -513,7 +518,12 @@ class IngestService:
             drift = detect_drift(batch.contract, observed=observed or {}, previous=previous)
             return landed.version, drift, 0
         for item in batch.files:
-            if not item.path.is_file() or fingerprint(item.path) != item.fingerprint:
+            # A batch resumed or re-checked later must still find the very files it was formed
+            # from; one formed by this ingest was fingerprinted moments ago, and hashing a
+            # large file twice would cost a second full read of it.
+            if not item.path.is_file() or (
+                not batch.fingerprinted and fingerprint(item.path) != item.fingerprint
+            ):
                 raise Conflict(
                     f"{item.path} changed or disappeared before its load could finish.",
                     hint="Restore the file, or ingest the source again to load the current files.",
@@ -592,6 +602,35 @@ class IngestService:
         if record is None:
             return None
         return self._lake.snapshot(Layer(layer), name, version=record.version)
+
+    def _rejected(
+        self, batch: _Batch, candidate: exp.Table, tables: Mapping[str, TableSource]
+    ) -> exp.Expression:
+        """The batch's parsed rows that are not among the valid ones, as a source relation.
+
+        Every row a rule rejects is among them (a rejected row is never valid), and a row rule
+        judges each row on its own, so judging only them finds the quarantine the whole batch
+        would give, at the cost of the rows left out rather than of all rows. When every
+        parsed row is valid there is nothing to judge. Without ``_row`` in the valid rows
+        nothing ties them to bronze, and the whole batch is judged.
+        """
+        whole = _batch_relation(batch.dataset, batch.batch_id)
+        empty = self._engine.execute(
+            exp.select(exp.Star()).from_(candidate.copy()), tables={}, limit=0
+        )
+        if ROW_COLUMN not in empty.column_names:
+            return whole
+        parsed = self._count(
+            exp.select(exp.func("count", exp.Star()).as_("n")).from_(whole), batch.tenant, tables
+        )
+        if self._count(_count_of(candidate), batch.tenant, {}) == parsed:
+            return _batch_relation(batch.dataset, batch.batch_id, exp.false())
+        kept = exp.select(exp.column(ROW_COLUMN)).from_(candidate.copy())
+        return _batch_relation(
+            batch.dataset,
+            batch.batch_id,
+            exp.not_(exp.In(this=exp.column(ROW_COLUMN), query=kept.subquery())),
+        )
 
     def _run(self, tree: exp.Query, tenant: str, tables: Mapping[str, TableSource]) -> pa.Table:
         return self._engine.execute(scope_to_tenant(tree, tenant=tenant), tables=tables)
@@ -889,8 +928,8 @@ def _count_of(table: exp.Table) -> exp.Select:
     return exp.select(exp.func("count", exp.Star()).as_("n")).from_(table.copy())
 
 
-def _batch_relation(dataset: str, batch_id: str) -> exp.Expression:
-    """The batch's parsed rows in bronze, as the contract plan's source relation."""
+def _batch_relation(dataset: str, batch_id: str, *conditions: exp.Expression) -> exp.Expression:
+    """The batch's parsed rows in bronze (and ``conditions``), as the plan's source relation."""
     return (
         exp.select(exp.Star())
         .from_(exp.to_table(f"bronze.{dataset}"))
@@ -898,6 +937,7 @@ def _batch_relation(dataset: str, batch_id: str) -> exp.Expression:
             exp.and_(
                 exp.column(BATCH_COLUMN).eq(exp.Literal.string(batch_id)),
                 exp.column(PARSE_ERROR_COLUMN).is_(exp.null()),
+                *conditions,
             )
         )
         .subquery("batch")

@@ -19,12 +19,21 @@ RUN_KEY = "gnomon.run_id"
 
 
 def commit_properties(
-    operation: str, *, batch_id: str | None = None, run_id: str | None = None
+    operation: str,
+    *,
+    batch_id: str | None = None,
+    run_id: str | None = None,
+    metrics: Mapping[str, int] | None = None,
 ) -> CommitProperties:
-    """The commit properties that label one gnomon commit."""
-    return CommitProperties(
-        custom_metadata={OPERATION_KEY: operation, BATCH_KEY: batch_id, RUN_KEY: run_id}
-    )
+    """The commit properties that label one gnomon commit.
+
+    ``metrics`` become the commit's ``operationMetrics``, for commits of files gnomon wrote
+    itself, so that their history reads like that of delta-rs's own writes.
+    """
+    labels: dict[str, Any] = {OPERATION_KEY: operation, BATCH_KEY: batch_id, RUN_KEY: run_id}
+    if metrics is not None:
+        labels["operationMetrics"] = dict(metrics)
+    return CommitProperties(custom_metadata=labels)
 
 
 def _text(raw: Mapping[str, Any], key: str) -> str | None:

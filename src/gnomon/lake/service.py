@@ -14,7 +14,9 @@ Policy, in one place:
 
 import logging
 import shutil
+import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -22,13 +24,23 @@ from typing import Any, Literal
 import pyarrow as pa
 import pyarrow.fs as pafs
 from deltalake import DeltaTable, WriterProperties, write_deltalake
+from deltalake import Schema as DeltaSchema
 from deltalake.exceptions import DeltaError, TableNotFoundError
 from deltalake.fs import DeltaStorageHandler
+from deltalake.transaction import AddAction, RemoveAction, create_table_with_add_actions
 
 from gnomon.clock import Clock, SystemClock
 from gnomon.errors import InvalidInput
 from gnomon.lake._commits import commit_info, commit_properties, matches
 from gnomon.lake._delta_errors import delta_errors
+from gnomon.lake._files import (
+    PartitionedFiles,
+    WrittenFile,
+    delta_schema,
+    modified_now,
+    plain_type,
+    write_stream,
+)
 from gnomon.lake._location import check_name, coerce_layer
 from gnomon.lake._merge import (
     SOURCE_ALIAS,
@@ -61,6 +73,9 @@ _WRITER = WriterProperties(max_row_group_size=131_072)
 """A Parquet writer holds one row group per open file in memory: smaller groups bound a load's
 memory (the library's default of about a million rows costs hundreds of MB on wide text rows)."""
 _FIRST_HISTORY_PAGE = 32
+_FILE_ROWS = 2_000_000
+"""Rows per data file that gnomon writes itself (about 100 to 250 MB of Parquet)."""
+_ROW_GROUP_ROWS = 131_072
 
 
 def _as_reader(data: Any) -> pa.RecordBatchReader:
@@ -792,6 +807,106 @@ class Lake:
             raw = self._find(created, batch_id=batch_id, operation=operation)
             return 0 if raw is None else int(raw["version"])
 
+    def _file_target(
+        self,
+        uri: str,
+        schema: pa.Schema,
+        *,
+        schema_mode: Literal["merge"] | None,
+        predicate: str | None,
+    ) -> "_FileTarget | None":
+        """Where gnomon can write the Parquet files itself, or ``None`` to leave it to delta-rs.
+
+        Only plain appends qualify: a local table (or none yet), types Delta stores as they are,
+        and columns the table already has with the same types. Anything that needs a schema
+        change, a rewrite of existing files or a conversion goes through delta-rs, which
+        does those in the same single commit.
+        """
+        if predicate is not None or is_remote(uri):
+            return None
+        if not all(plain_type(field.type) for field in schema):
+            return None
+        with delta_errors(uri, action="opening the table"):
+            table = self._try_open(uri)
+            if table is None:
+                return _FileTarget(None)
+            if list(table.metadata().partition_columns) != [TENANT_COLUMN]:
+                return None
+            protocol = table.protocol()
+            if protocol.min_reader_version != 1 or protocol.min_writer_version > 2:
+                return None
+            if any(key.startswith("delta.") for key in table.metadata().configuration):
+                return None
+            current = {f.name: f.type for f in pa.schema(table.schema().to_arrow())}
+        if any(current.get(field.name) != field.type for field in delta_schema(schema)):
+            return None
+        if schema_mode is None and set(current) != set(schema.names):
+            return None
+        return _FileTarget(table)
+
+    def _commit_files(
+        self,
+        uri: str,
+        reader: pa.RecordBatchReader,
+        table: DeltaTable | None,
+        *,
+        label: str,
+        batch_id: str,
+        run_id: str | None,
+        operation: str,
+    ) -> int:
+        """Write ``reader`` as Parquet files, then add them all in one labelled commit."""
+        files = PartitionedFiles(
+            Path(uri),
+            reader.schema,
+            partition_column=TENANT_COLUMN,
+            file_rows=_FILE_ROWS,
+            row_group_rows=_ROW_GROUP_ROWS,
+        )
+        started = time.monotonic()
+        with delta_errors(uri, action=f"writing {label}"):
+            written = write_stream(reader, files)
+        pa.default_memory_pool().release_unused()
+        modified = modified_now()
+        adds = [item.action(modified_ms=modified) for item in written]
+        metrics = {
+            "num_added_files": len(written),
+            "num_removed_files": 0,
+            "num_partitions": len({item.partition for item in written}),
+            "num_added_rows": sum(item.rows for item in written),
+            "execution_time_ms": int((time.monotonic() - started) * 1000),
+            "num_retries": 0,
+        }
+        props = commit_properties(operation, batch_id=batch_id, run_id=run_id, metrics=metrics)
+        try:
+            with delta_errors(uri, action=f"writing {label}"):
+                if table is None:
+                    create_table_with_add_actions(
+                        uri,
+                        DeltaSchema.from_arrow(_nullable(delta_schema(reader.schema))),
+                        adds,
+                        mode="error",
+                        partition_by=[TENANT_COLUMN],
+                        storage_options=self._options(),
+                        commit_properties=props,
+                    )
+                else:
+                    actions: list[AddAction | RemoveAction] = [*adds]
+                    table.create_write_transaction(
+                        actions,
+                        mode="append",
+                        schema=table.schema(),
+                        partition_by=[TENANT_COLUMN],
+                        commit_properties=props,
+                    )
+        except BaseException:
+            _remove(Path(uri), written)
+            raise
+        with delta_errors(uri, action=f"writing {label}"):
+            committed = DeltaTable(uri, storage_options=self._options())
+            raw = self._find(committed, batch_id=batch_id, operation=operation)
+        return committed.version() if raw is None else int(raw["version"])
+
     def _write(
         self,
         layer: Layer,
@@ -823,17 +938,30 @@ class Lake:
                     batch, schema, batch_id=batch_id, ingested_at=ingested_at, tenant=tenant
                 ),
             )
+        predicate = _predicate(tenant=tenant, batch_id=batch_id if replace_batch else None)
         try:
-            version = self._commit(
-                uri,
-                stream.reader,
-                label=label,
-                batch_id=batch_id,
-                run_id=run_id,
-                operation=operation,
-                schema_mode=schema_mode,
-                predicate=_predicate(tenant=tenant, batch_id=batch_id if replace_batch else None),
-            )
+            target = self._file_target(uri, schema, schema_mode=schema_mode, predicate=predicate)
+            if target is not None:
+                version = self._commit_files(
+                    uri,
+                    stream.reader,
+                    target.table,
+                    label=label,
+                    batch_id=batch_id,
+                    run_id=run_id,
+                    operation=operation,
+                )
+            else:
+                version = self._commit(
+                    uri,
+                    stream.reader,
+                    label=label,
+                    batch_id=batch_id,
+                    run_id=run_id,
+                    operation=operation,
+                    schema_mode=schema_mode,
+                    predicate=predicate,
+                )
         except Exception:
             # The writer wraps an error raised inside the stream (a bad tenant, a broken source)
             # in its own; the original says what was actually wrong.
@@ -850,6 +978,24 @@ class Lake:
             run_id,
         )
         return version
+
+
+@dataclass(frozen=True, slots=True)
+class _FileTarget:
+    """A table gnomon may add its own files to; ``None`` when the write creates it."""
+
+    table: DeltaTable | None
+
+
+def _nullable(schema: pa.Schema) -> pa.Schema:
+    """Every field nullable, as delta-rs declares the columns of the tables it creates."""
+    return pa.schema([field.with_nullable(True) for field in schema])
+
+
+def _remove(root: Path, written: Sequence[WrittenFile]) -> None:
+    """Delete files whose commit failed: no version references them."""
+    for item in written:
+        (root / item.path).unlink(missing_ok=True)
 
 
 def _predicate(*, tenant: str | None, batch_id: str | None) -> str | None:

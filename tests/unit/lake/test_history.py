@@ -36,7 +36,8 @@ def test_history_is_newest_first_with_labels(busy: Lake) -> None:
     ]
     assert [c.batch_id for c in history] == ["b3", "b2", "b2", "b1"]
     assert [c.run_id for c in history] == ["r2", "r2", "r1", "r1"]
-    assert [c.operation for c in history] == ["WRITE", "MERGE", "WRITE", "WRITE"]
+    # The first append creates the table and adds its files in one commit.
+    assert [c.operation for c in history] == ["WRITE", "MERGE", "WRITE", "CREATE TABLE"]
     assert history[1].metrics["num_target_rows_inserted"] == 1
     assert all(c.timestamp.tzinfo is not None for c in history)
     assert all(c.timestamp.utcoffset() == UTC.utcoffset(None) for c in history)

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 __all__ = ["DEFAULT_BATCH_ROWS", "DEFAULT_BLOCK_SIZE", "FileReader", "read_file"]
 
 DEFAULT_BATCH_ROWS = 250_000
-DEFAULT_BLOCK_SIZE = 16 * 1024 * 1024
+DEFAULT_BLOCK_SIZE = 4 * 1024 * 1024
 _MIN_BLOCK_SIZE = 1024
 _TEXT_FORMATS = frozenset({"csv", "tsv", "json", "ndjson"})
 
