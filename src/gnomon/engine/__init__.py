@@ -12,6 +12,7 @@ from gnomon.engine.protocols import Engine, TableSource
 from gnomon.engine.readonly import parse_read_only, referenced_tables
 from gnomon.engine.scope import TENANT_COLUMN, scope_to_tenant
 from gnomon.engine.service import QueryResult, QueryService
+from gnomon.engine.spark import SparkEngine
 
 __all__ = [
     "LAYERS",
@@ -19,13 +20,24 @@ __all__ = [
     "DuckDBEngine",
     "Engine",
     "EngineUnavailable",
+    "PostgresEngine",
     "QueryError",
     "QueryResult",
     "QueryService",
     "ReadOnlyViolation",
+    "SparkEngine",
     "TableSource",
     "UnboundTable",
     "parse_read_only",
     "referenced_tables",
     "scope_to_tenant",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """``PostgresEngine`` on first use: it needs psycopg, from the optional ``postgres`` extra."""
+    if name == "PostgresEngine":
+        from gnomon.engine.postgres import PostgresEngine
+
+        return PostgresEngine
+    raise AttributeError(f"module 'gnomon.engine' has no attribute {name!r}")
