@@ -18,13 +18,14 @@ from gnomon.catalog import Catalog, DatasetRecord, RunRecord
 from gnomon.clock import Clock, SystemClock
 from gnomon.config import Settings, load_settings
 from gnomon.context import RequestContext
-from gnomon.engine import DuckDBEngine, QueryService, TableSource
+from gnomon.engine import DuckDBEngine, Engine, QueryService, SparkEngine, TableSource
 from gnomon.errors import InvalidInput, NotFound
 from gnomon.ingest import IngestService
 from gnomon.lake import Lake, Layer, TableSnapshot
 from gnomon.pipeline import MaintenanceService, ModelRunResult, ModelService
 from gnomon.project import ProjectLayout
 from gnomon.semantic import MetricQuery, MetricResult, SemanticService
+from gnomon.semantic.refresh import RollupService
 
 __all__ = ["Gnomon", "TableInfo"]
 
@@ -55,6 +56,9 @@ class Gnomon:
         self.catalog = Catalog(settings.catalog_url, echo=settings.catalog.echo, clock=self.clock)
         self.lake = Lake(settings.lake_root, storage_options=settings.lake.storage_options)
         self._engine: DuckDBEngine | None = None
+        self._spark: SparkEngine | None = None
+        self._semantic: SemanticService | None = None
+        self._postgres: Engine | None = None
         self._snapshots: OrderedDict[tuple[str, str, int], TableSnapshot] = OrderedDict()
 
     @classmethod
@@ -71,6 +75,12 @@ class Gnomon:
         if self._engine is not None:
             self._engine.close()
             self._engine = None
+        if self._spark is not None:
+            self._spark.close()
+            self._spark = None
+        if self._postgres is not None:
+            self._postgres.close()
+            self._postgres = None
         self.catalog.dispose()
 
     def __enter__(self) -> "Gnomon":
@@ -98,6 +108,40 @@ class Gnomon:
                 allowed_roots=roots,
             )
         return self._engine
+
+    def _engines(self) -> dict[str, Callable[[], Engine]]:
+        """Metric query engines by name: DuckDB and Spark always, PostgreSQL when configured."""
+        engines: dict[str, Callable[[], Engine]] = {
+            "duckdb": lambda: self.engine,
+            "spark": self._spark_engine,
+        }
+        if self.settings.engine.postgres.url:
+            engines["postgres"] = self._postgres_engine
+        return engines
+
+    def _postgres_engine(self) -> Engine:
+        """The PostgreSQL engine, connected on first use."""
+        if self._postgres is None:
+            from gnomon.engine.postgres import PostgresEngine
+
+            config = self.settings.engine.postgres
+            assert config.url is not None  # noqa: S101 - offered only when configured
+            self._postgres = PostgresEngine(
+                config.url,
+                schema=config.schema_name,
+                statement_timeout_s=config.statement_timeout_s,
+            )
+        return self._postgres
+
+    def _spark_engine(self) -> SparkEngine:
+        """The Spark engine, started on first use (a session takes seconds to start)."""
+        if self._spark is None:
+            spark = self.settings.engine.spark
+            roots = [self.settings.lake_root] if "://" not in self.settings.lake_root else []
+            self._spark = SparkEngine(
+                spark.master, app_name=spark.app_name, conf=spark.conf, allowed_roots=roots
+            )
+        return self._spark
 
     # ------------------------------------------------------------------ services
 
@@ -246,14 +290,26 @@ class Gnomon:
 
     @property
     def semantic(self) -> SemanticService:
-        """Metric definitions and metric queries."""
+        """Metric definitions and metric queries (one per app: it holds the result cache)."""
+        if self._semantic is None:
+            self._semantic = self._semantic_service()
+        return self._semantic
+
+    def _semantic_service(self) -> SemanticService:
         return SemanticService(
             catalog=self.catalog,
             resolve=self.snapshot,
-            engines={"duckdb": lambda: self.engine},
+            engines=self._engines(),
             default_engine=self.settings.engine.name,
             metrics_dir=self.layout.metrics_dir,
             project_dir=self.layout.root,
+            rollups=RollupService(
+                catalog=self.catalog,
+                lake=self.lake,
+                engine=self.engine,
+                resolve=self.snapshot,
+                clock=self.clock,
+            ),
         )
 
     def query(
@@ -268,6 +324,7 @@ class Gnomon:
         order: Sequence[str] = (),
         limit: int | None = None,
         engine: str | None = None,
+        use_rollups: bool = True,
         ctx: RequestContext | None = None,
     ) -> MetricResult:
         """Metric values by dimensions and time (see :class:`gnomon.semantic.MetricQuery`).
@@ -289,7 +346,9 @@ class Gnomon:
             )
         except ValueError as exc:
             raise InvalidInput(f"{str(exc)[:1].upper()}{str(exc)[1:]}.") from exc
-        return self.semantic.query(query, ctx=ctx or self.context(), engine=engine)
+        return self.semantic.query(
+            query, ctx=ctx or self.context(), engine=engine, use_rollups=use_rollups
+        )
 
     @property
     def models(self) -> ModelService:

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.resources import as_file, files
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 
@@ -40,6 +41,7 @@ class DemoReport:
     by_region: pa.Table
     latest_wins: pa.Table
     metrics_applied: int
+    rollups: tuple[dict[str, Any], ...]
     kpis_by_month: pa.Table
     kpis_by_region: pa.Table
     recent_days: pa.Table
@@ -134,6 +136,8 @@ def run_demo(
         latest_wins = _side_by_side(before, after, before_updates)
         stage("Applying metric definitions (metrics/orders.yaml) and querying KPIs")
         applied = app.semantic.apply(ctx=ctx)
+        stage("Refreshing metric rollups")
+        rollups = app.semantic.refresh(ctx=ctx)
         kpis_by_month = app.query(
             [
                 "revenue",
@@ -170,6 +174,7 @@ def run_demo(
         by_region=by_region,
         latest_wins=latest_wins,
         metrics_applied=len(applied.rows()),
+        rollups=tuple(rollups),
         kpis_by_month=kpis_by_month,
         kpis_by_region=kpis_by_region,
         recent_days=recent_days,

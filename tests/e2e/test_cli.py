@@ -169,7 +169,8 @@ def test_every_command_takes_project_and_listings_take_format() -> None:
     listings = {
         "ingest", "sql", "build", "sources list", "runs list", "runs show", "datasets list",
         "datasets show", "lake tables", "lake history", "lake vacuum", "lake compact",
-        "models list", "apply", "metrics list", "metrics show", "metrics query",
+        "models list", "apply", "metrics list", "metrics show", "metrics query", "metrics refresh",
+        "metrics rollups",
     }  # fmt: skip
     assert listings | {"init", "demo"} == set(leaves)
     for name, command in leaves.items():
@@ -843,6 +844,10 @@ class Metered:
     bad_date: Result
     bad_definition: Result
     after_bad: Result
+    refresh: Result
+    rollups: Result
+    rolled_explain: Result
+    raw_explain: Result
 
 
 @pytest.fixture(scope="module")
@@ -867,6 +872,11 @@ def metered(gnomon: Gnomon, tmp_path_factory: pytest.TempPathFactory) -> Metered
     as_csv = gnomon("metrics", "query", "orders", "--by", "region", "--project", project,
                     "--format", "csv", "--order", "-orders")  # fmt: skip
     explain = gnomon("metrics", "query", "units", *days, "--explain", *json_out)
+    refresh = gnomon("metrics", "refresh", *json_out)
+    rollups = gnomon("metrics", "rollups", *json_out)
+    rolled_explain = gnomon("metrics", "query", "units_per_order", *days, "--explain", *json_out)
+    raw_explain = gnomon("metrics", "query", "units_per_order", *days, "--explain", "--no-rollup",
+                         *json_out)  # fmt: skip
     filtered = gnomon("metrics", "query", "orders", "--where", "region = 'AMER'", *json_out)
     bad_dimension = gnomon("metrics", "query", "units", "--by", "country", *json_out)
     bad_filter = gnomon("metrics", "query", "units", "--where", "quantity > 1", *json_out)
@@ -884,7 +894,8 @@ def metered(gnomon: Gnomon, tmp_path_factory: pytest.TempPathFactory) -> Metered
     after_bad = gnomon("metrics", "query", "units_per_order", *json_out)
     return Metered(project, dry_run, applied, again, listed, show, daily, as_csv, explain,
                    filtered, bad_dimension, bad_filter, bad_grain, unknown, bad_date,
-                   bad_definition, after_bad)  # fmt: skip
+                   bad_definition, after_bad, refresh, rollups, rolled_explain,
+                   raw_explain)  # fmt: skip
 
 
 def test_apply_stores_versions_and_again_changes_nothing(metered: Metered) -> None:
@@ -961,3 +972,18 @@ def test_a_bad_definition_names_file_and_key_and_stores_nothing(metered: Metered
     assert metered.after_bad.rows() == [
         {"units_per_order": pytest.approx(sum(1 + i % 5 for i in range(15)) / 15)}
     ]
+
+
+def test_metrics_refresh_builds_a_rollup_that_queries_then_use(metered: Metered) -> None:
+    [refreshed] = metered.refresh.rows()
+    assert refreshed["mode"] == "full"
+    assert refreshed["rows"] == 2  # two days x one region each
+    [rollup] = metered.rollups.rows()
+    assert rollup["state"] == "fresh" and rollup["name"] == refreshed["name"]
+    assert set(rollup["metrics"]) == {"units", "orders"}
+    [rolled] = metered.rolled_explain.rows()
+    assert rolled["rollups_used"] == [f"gold.{rollup['name']}"]
+    assert f"gold.{rollup['name']}" in rolled["tables"]
+    [raw] = metered.raw_explain.rows()
+    assert raw["rollups_used"] == []
+    assert "--no-rollup" in raw["rollups_not_used"]["orders"]

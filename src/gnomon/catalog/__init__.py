@@ -1,7 +1,8 @@
 """The catalog: gnomon's metadata store on SQLite or PostgreSQL.
 
 It holds tenants, sources, datasets, contract versions, the versions of semantic definitions,
-runs, ingested files, the published versions of lake tables, leases and the event outbox.
+the refresh state of rollups, runs, ingested files, the published versions of lake tables, leases
+and the event outbox.
 
 Use it through a transaction::
 
@@ -36,6 +37,7 @@ from gnomon.catalog.records import (
     IngestedFileRecord,
     LeaseRecord,
     OutboxRecord,
+    RollupRecord,
     RunKind,
     RunRecord,
     RunStatus,
@@ -52,6 +54,7 @@ from gnomon.catalog.repositories import (
     IngestedFileRepository,
     LeaseRepository,
     OutboxRepository,
+    RollupRepository,
     RunRepository,
     SourceRepository,
     TableVersionRepository,
@@ -86,6 +89,8 @@ __all__ = [
     "LeaseRepository",
     "OutboxRecord",
     "OutboxRepository",
+    "RollupRecord",
+    "RollupRepository",
     "RunKind",
     "RunNotFound",
     "RunRecord",

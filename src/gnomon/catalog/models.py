@@ -37,6 +37,7 @@ __all__ = [
     "IngestedFile",
     "Lease",
     "OutboxMessage",
+    "Rollup",
     "Run",
     "Source",
     "TableVersion",
@@ -140,6 +141,33 @@ class Definition(Base):
     deleted: Mapped[bool] = mapped_column(Boolean)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     created_by: Mapped[str | None] = mapped_column(String, nullable=True)
+
+
+class Rollup(Base):
+    """What one rollup of a tenant was last refreshed from, and where its rows are.
+
+    Rollup tables are physical gold tables shared by all tenants, like every lake table, so the
+    Delta version is a fact about the table; what this row records per tenant is the version that
+    holds this tenant's rows as last refreshed (``table_version``) and the version of the source
+    table they were computed from (``source_version``). A changed ``fingerprint`` means the
+    rollup's definition changed and its rows must be rebuilt, not refreshed.
+    """
+
+    __tablename__ = "rollups"
+    __table_args__ = (UniqueConstraint("tenant_id", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(String, ForeignKey(_TENANT_FK))
+    name: Mapped[str] = mapped_column(String)
+    model: Mapped[str] = mapped_column(String)
+    grain: Mapped[str] = mapped_column(String)
+    fingerprint: Mapped[str] = mapped_column(String)
+    source_table: Mapped[str] = mapped_column(String)
+    source_version: Mapped[int] = mapped_column(BigInteger)
+    table_version: Mapped[int] = mapped_column(BigInteger)
+    rows: Mapped[int] = mapped_column(BigInteger)
+    spec: Mapped[dict[str, Any]] = mapped_column(_JSON)
+    refreshed_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class Run(Base):

@@ -22,6 +22,7 @@ __all__ = [
     "IngestedFileRecord",
     "LeaseRecord",
     "OutboxRecord",
+    "RollupRecord",
     "RunKind",
     "RunRecord",
     "RunStatus",
@@ -112,6 +113,30 @@ class DefinitionRecord:
     deleted: bool
     created_at: datetime
     created_by: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class RollupRecord:
+    """What one rollup of a tenant was last refreshed from.
+
+    ``source_table`` is the ``layer.name`` of the table the rollup aggregates and
+    ``source_version`` the Delta version of it that was read; ``table_version`` is the Delta
+    version of the rollup table holding this tenant's rows, and ``rows`` how many rows the tenant
+    has in it. ``fingerprint`` identifies the rollup's definition, whose parts ``spec`` holds.
+    """
+
+    id: int
+    tenant: str
+    name: str
+    model: str
+    grain: str
+    fingerprint: str
+    source_table: str
+    source_version: int
+    table_version: int
+    rows: int
+    spec: dict[str, Any]
+    refreshed_at: datetime
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,6 +32,7 @@ from gnomon.catalog.repositories import (
     IngestedFileRepository,
     LeaseRepository,
     OutboxRepository,
+    RollupRepository,
     RunRepository,
     SourceRepository,
     TableVersionRepository,
@@ -71,6 +72,7 @@ class CatalogTransaction:
         datasets: datasets and their schemas per tenant.
         contracts: immutable contract versions per dataset.
         definitions: versioned semantic definitions (semantic models, metrics, the calendar).
+        rollups: what each rollup of a tenant was last refreshed from.
         runs: run records.
         files: files already ingested per source.
         tables: published Delta versions of the lake's physical tables (system-wide).
@@ -85,6 +87,7 @@ class CatalogTransaction:
         "files",
         "leases",
         "outbox",
+        "rollups",
         "runs",
         "sources",
         "tables",
@@ -97,6 +100,7 @@ class CatalogTransaction:
         self.datasets = DatasetRepository(session, clock)
         self.contracts = ContractRepository(session, clock)
         self.definitions = DefinitionRepository(session, clock)
+        self.rollups = RollupRepository(session, clock)
         self.runs = RunRepository(session, clock)
         self.files = IngestedFileRepository(session, clock)
         self.tables = TableVersionRepository(session, clock)

@@ -92,6 +92,11 @@ def demo(
         OutputFormat.table,
         title=f"KPIs by month, last 12 months ({report.metrics_applied} definitions applied)",
     )
+    render(
+        [{k: r[k] for k in ("name", "mode", "rows", "elapsed_s")} for r in report.rollups],
+        OutputFormat.table,
+        title="Metric rollups (gold)",
+    )
     render(report.kpis_by_region, OutputFormat.table, title="KPIs by region, all time")
     render(report.recent_days, OutputFormat.table, title="Last 7 days")
     render(

@@ -15,7 +15,9 @@ __all__ = ["register"]
 
 EngineOption = Annotated[
     str | None,
-    typer.Option("--engine", "-e", help="duckdb (default from gnomon.yaml's engine.name)."),
+    typer.Option(
+        "--engine", "-e", help="duckdb, spark or postgres (default: engine.name in gnomon.yaml)."
+    ),
 ]
 
 
@@ -128,9 +130,15 @@ def metrics_query(
     ] = None,
     limit: Annotated[int | None, typer.Option(min=0, help="Return at most this many rows.")] = None,
     engine: EngineOption = None,
+    no_rollup: Annotated[
+        bool, typer.Option("--no-rollup", help="Read the raw tables even where a rollup could.")
+    ] = False,
     explain: Annotated[
         bool,
-        typer.Option("--explain", help="Show the engine, tables, range and SQL; do not run."),
+        typer.Option(
+            "--explain",
+            help="Show the engine, tables, rollups used (or why not) and SQL; do not run.",
+        ),
     ] = False,
     project: ProjectOption = Path(),
     tenant: TenantOption = None,
@@ -153,7 +161,7 @@ def metrics_query(
     with open_project(project) as app:
         ctx = app.context(tenant)
         if explain:
-            plan = app.semantic.explain(query, ctx=ctx, engine=engine)
+            plan = app.semantic.explain(query, ctx=ctx, engine=engine, use_rollups=not no_rollup)
             if fmt is not OutputFormat.table:
                 render([plan], fmt)
                 return
@@ -163,8 +171,35 @@ def metrics_query(
             )
             console.print(sql, highlight=False, soft_wrap=True)
             return
-        result = app.semantic.query(query, ctx=ctx, engine=engine)
+        result = app.semantic.query(query, ctx=ctx, engine=engine, use_rollups=not no_rollup)
         render(result.table, fmt, empty="No rows: nothing matches the range and filter.")
+
+
+def metrics_refresh(
+    full: Annotated[
+        bool, typer.Option("--full", help="Recompute everything, not only changed periods.")
+    ] = False,
+    project: ProjectOption = Path(),
+    tenant: TenantOption = None,
+    fmt: FormatOption = OutputFormat.table,
+) -> None:
+    """Bring the metric rollups up to date (only the periods whose data changed)."""
+    with open_project(project) as app:
+        rows = app.semantic.refresh(ctx=app.context(tenant), full=full)
+        render(rows, fmt, title="Rollups refreshed", empty="No metric can be rolled up.")
+
+
+def metrics_rollups(
+    project: ProjectOption = Path(),
+    tenant: TenantOption = None,
+    fmt: FormatOption = OutputFormat.table,
+) -> None:
+    """List the rollups the definitions call for and whether each is fresh."""
+    with open_project(project) as app:
+        rows = app.semantic.rollup_status(ctx=app.context(tenant))
+        if fmt is OutputFormat.table:
+            rows = [{**r, "metrics": ", ".join(r["metrics"])} for r in rows]
+        render(rows, fmt, title="Rollups", empty="No metric can be rolled up.")
 
 
 def register(app: typer.Typer) -> None:
@@ -174,4 +209,6 @@ def register(app: typer.Typer) -> None:
     group.command("list")(metrics_list)
     group.command("show")(metrics_show)
     group.command("query")(metrics_query)
+    group.command("refresh")(metrics_refresh)
+    group.command("rollups")(metrics_rollups)
     app.add_typer(group, name="metrics")

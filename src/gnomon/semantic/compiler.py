@@ -20,7 +20,7 @@ ratios and percentiles DOUBLE. Division is always by ``NULLIF(x, 0)``.
 """
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 
 import pyarrow as pa
@@ -36,6 +36,7 @@ from gnomon.semantic.expressions import (
 )
 from gnomon.semantic.layer import Metric, SemanticLayer, SemanticModel
 from gnomon.semantic.query import MetricQuery
+from gnomon.semantic.rollups import RollupPlan, rollup_aggregate, rollup_refusal
 from gnomon.semantic.time import (
     TimeRange,
     bucket_expression,
@@ -69,6 +70,10 @@ class CompiledQuery:
     metrics: tuple[str, ...]
     grain: str | None
     time_range: TimeRange | None
+    sources: Mapping[str, str] = field(default_factory=dict)
+    """Per semantic model: the table its rows came from (the raw table or a rollup)."""
+    rollup_refusals: Mapping[str, str] = field(default_factory=dict)
+    """Per semantic model whose rollup was not used: why."""
 
     @property
     def columns(self) -> list[str]:
@@ -76,25 +81,48 @@ class CompiledQuery:
         return [*([_TIME] if self.grain else []), *self.dimensions, *self.metrics]
 
 
-def compile_query(layer: SemanticLayer, query: MetricQuery, *, dialect: str) -> CompiledQuery:
+def compile_query(
+    layer: SemanticLayer,
+    query: MetricQuery,
+    *,
+    dialect: str,
+    rollups: Mapping[str, RollupPlan] | None = None,
+) -> CompiledQuery:
     """Compile ``query`` against ``layer`` for ``dialect`` (duckdb, postgres or spark).
+
+    ``rollups`` (by semantic model) are fresh rollups the query may read instead of the raw
+    tables, wherever they give the exact same answer (see :mod:`gnomon.semantic.rollups`).
 
     Raises:
         UnknownMetric: a metric is not defined.
         MetricQueryError: a dimension, filter, grain, range or order key the metrics cannot
             answer; the message says which and what is available.
     """
-    return _Compiler(layer, query, dialect).compile()
+    return _Compiler(layer, query, dialect, rollups or {}).compile()
 
 
 class _Compiler:
-    def __init__(self, layer: SemanticLayer, query: MetricQuery, dialect: str) -> None:
+    def __init__(
+        self,
+        layer: SemanticLayer,
+        query: MetricQuery,
+        dialect: str,
+        rollups: Mapping[str, RollupPlan],
+    ) -> None:
         self.layer = layer
+        self.rollups = rollups
+        self.sources: dict[str, str] = {}
+        """Per model: the table its aggregate reads."""
+        self.reasons: dict[str, str] = {}
+        """Per model with a rollup it did not use: why."""
         self.query = query
         self.dialect = dialect
         self.requested = [layer.metric(name) for name in query.metrics]
         self.needed = self._dependency_order()
         self.bases = [m for m in self.needed if m.kind == "simple"]
+        self.skip: tuple[datetime, datetime] | None = None
+        """Local times left out of the data read: the part of the first bucket before the range
+        starts, when earlier (lead) buckets are read too."""
 
     # ------------------------------------------------------------ checks
 
@@ -208,7 +236,13 @@ class _Compiler:
         if grain is not None and time_range is not None:
             first = bucket_start(time_range.start, grain, self.layer.calendar)
             lead_to = min(self._earliest(m, first) for m in self.requested)
-            data_start = lead_to
+            # Buckets hold only the rows in the range, so that they add up to the range's
+            # total; the lead buckets before it are read whole.
+            data_start = time_range.start
+            if lead_to < first:
+                data_start = lead_to
+                if first < time_range.start:
+                    self.skip = (first, time_range.start)
             try:
                 relations[SPINE_RELATION] = spine_table(
                     time_range, grain, self.layer.calendar, lead_to=lead_to
@@ -222,9 +256,7 @@ class _Compiler:
             data_start = time_range.start
         ctes: list[tuple[str, exp.Query]] = []
         for index, model in enumerate(models):
-            ctes.append(
-                (f"m{index}", self._model_aggregate(model, condition, time_range, data_start))
-            )
+            ctes.append((f"m{index}", self._source(model, condition, time_range, data_start)))
         ctes.append(("frame", self._frame(len(models))))
         ctes.append(("base", self._base(models)))
         previous = "base"
@@ -238,12 +270,64 @@ class _Compiler:
         return CompiledQuery(
             tree=final,
             relations=relations,
-            tables=tuple(dict.fromkeys(m.table_key for m in models)),
+            tables=tuple(dict.fromkeys(self.sources[m.name] for m in models)),
+            sources=dict(self.sources),
+            rollup_refusals=dict(self.reasons),
             dimensions=self.query.by,
             metrics=self.query.metrics,
             grain=grain,
             time_range=time_range,
         )
+
+    def _source(
+        self,
+        model: SemanticModel,
+        condition: exp.Expr | None,
+        time_range: TimeRange | None,
+        data_start: datetime | None,
+    ) -> exp.Select:
+        """The model's aggregate, from its rollup when that is exact, else from the table."""
+        plan = self.rollups.get(model.name)
+        metrics = [b for b in self.bases if b.model is not None and b.model.name == model.name]
+        if plan is not None:
+            end = time_range.end if time_range is not None else None
+            reason = rollup_refusal(
+                plan,
+                metrics,
+                layer=self.layer,
+                grain=self.query.grain,
+                data_start=data_start,
+                end=end,
+            )
+            if reason is None and self.skip is not None:
+                # The part of the first bucket before the range is left out: only whole
+                # rollup buckets can be.
+                reason = rollup_refusal(
+                    plan,
+                    metrics,
+                    layer=self.layer,
+                    grain=self.query.grain,
+                    data_start=self.skip[1],
+                    end=end,
+                )
+            if reason is None:
+                self.sources[model.name] = plan.table_key
+                aggregate = rollup_aggregate(
+                    plan,
+                    metrics,
+                    self.layer,
+                    by=self.query.by,
+                    grain=self.query.grain,
+                    data_start=data_start,
+                    end=end,
+                    condition=condition,
+                )
+                if self.skip is not None:
+                    aggregate = aggregate.where(_outside_rollup(aggregate, self.skip), append=True)
+                return aggregate
+            self.reasons[model.name] = reason
+        self.sources[model.name] = model.table_key
+        return self._model_aggregate(model, condition, time_range, data_start)
 
     def _earliest(self, metric: Metric, first: datetime) -> datetime:
         """The first bucket whose data ``metric`` needs to answer from bucket ``first`` on."""
@@ -315,7 +399,11 @@ class _Compiler:
         if grain is not None:
             assert model.time_column is not None  # noqa: S101 - checked
             bucket = bucket_expression(
-                column(model.time_column), grain, self.layer.calendar, is_date=model.time_is_date
+                column(model.time_column),
+                grain,
+                self.layer.calendar,
+                is_date=model.time_is_date,
+                is_naive=model.time_is_naive,
             )
             select = select.select(exp.alias_(bucket, _TIME, quoted=True))
             groups.append(bucket.copy())
@@ -331,7 +419,12 @@ class _Compiler:
         if time_range is not None and data_start is not None:
             assert model.time_column is not None  # noqa: S101 - checked
             filters += _range_filter(
-                column(model.time_column), time_range, data_start, is_date=model.time_is_date
+                column(model.time_column),
+                time_range,
+                data_start,
+                skip=self.skip,
+                is_date=model.time_is_date,
+                is_naive=model.time_is_naive,
             )
         if condition is not None:
             filters.append(replace_columns(condition, dimension))
@@ -601,28 +694,54 @@ def _safe_division(tree: exp.Expr) -> exp.Expr:
     return tree.transform(swap)
 
 
+def _outside_rollup(aggregate: exp.Select, skip: tuple[datetime, datetime]) -> exp.Expr:
+    """A rollup's buckets (local wall-clock starts) outside the local span ``skip``."""
+    source = aggregate.find(exp.Table)
+    assert source is not None  # noqa: S101 - a rollup aggregate reads its table
+    bucket = exp.column(_TIME, table=source.alias_or_name, quoted=True)
+    stamp = exp.DataType.build("timestamp")
+    return exp.or_(
+        exp.LT(this=bucket, expression=exp.cast(exp.Literal.string(str(skip[0])), stamp)),
+        exp.GTE(this=bucket.copy(), expression=exp.cast(exp.Literal.string(str(skip[1])), stamp)),
+    )
+
+
 def _range_filter(
-    column: exp.Expr, time_range: TimeRange, start: datetime, *, is_date: bool
+    column: exp.Expr,
+    time_range: TimeRange,
+    start: datetime,
+    *,
+    skip: tuple[datetime, datetime] | None,
+    is_date: bool,
+    is_naive: bool,
 ) -> list[exp.Expr]:
-    if is_date:
-        low: exp.Expr = exp.cast(
-            exp.Literal.string(start.date().isoformat()), exp.DataType.build("date")
+    """Rows from the local time ``start`` to the range's end, less the local span ``skip``."""
+
+    def bound(moment: datetime, *, whole_day: bool = False) -> exp.Expr:
+        if is_date:
+            # A date row is the whole day: a bound inside a day keeps that day, except at the
+            # (exclusive) end, where the day the range ends in is kept too.
+            day = moment.date()
+            if whole_day and moment.time() != time():
+                day += timedelta(days=1)
+            return exp.cast(exp.Literal.string(day.isoformat()), exp.DataType.build("date"))
+        instant = time_range.utc(moment)
+        if is_naive:
+            text = instant.replace(tzinfo=None).isoformat(sep=" ")
+            return exp.cast(exp.Literal.string(text), exp.DataType.build("timestamp"))
+        return exp.cast(
+            exp.Literal.string(instant.isoformat(sep=" ")), exp.DataType.build("timestamptz")
         )
-        end = time_range.end
-        last_day = end.date() if end.time() == time() else end.date() + timedelta(days=1)
-        high: exp.Expr = exp.cast(
-            exp.Literal.string(last_day.isoformat()), exp.DataType.build("date")
-        )
-    else:
-        low = exp.cast(
-            exp.Literal.string(time_range.utc(start).isoformat(sep=" ")),
-            exp.DataType.build("timestamptz"),
-        )
-        high = exp.cast(
-            exp.Literal.string(time_range.utc(time_range.end).isoformat(sep=" ")),
-            exp.DataType.build("timestamptz"),
-        )
-    return [
-        exp.GTE(this=column.copy(), expression=low),
-        exp.LT(this=column.copy(), expression=high),
+
+    filters: list[exp.Expr] = [
+        exp.GTE(this=column.copy(), expression=bound(start)),
+        exp.LT(this=column.copy(), expression=bound(time_range.end, whole_day=True)),
     ]
+    if skip is not None:
+        filters.append(
+            exp.or_(
+                exp.LT(this=column.copy(), expression=bound(skip[0])),
+                exp.GTE(this=column.copy(), expression=bound(skip[1])),
+            )
+        )
+    return filters

@@ -16,7 +16,17 @@ from datetime import timedelta
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from gnomon.specfiles import SpecIssue
 
 __all__ = [
     "AGGREGATIONS",
@@ -39,6 +49,7 @@ __all__ = [
     "ThresholdsSpec",
     "TimeSpec",
     "parse_window",
+    "validate_metric",
 ]
 
 Aggregation = Literal["sum", "count", "count_distinct", "avg", "min", "max", "median", "percentile"]
@@ -337,6 +348,59 @@ class CalendarSpec(_Spec):
                 f"{value!r} is not a time zone: use an IANA name such as UTC or Europe/Berlin"
             ) from exc
         return value
+
+
+_METRIC_ADAPTER: TypeAdapter[MetricSpec] = TypeAdapter(MetricSpec)
+_METRIC_TYPES: dict[str, type[BaseModel]] = {
+    "simple": SimpleMetric,
+    "ratio": RatioMetric,
+    "derived": DerivedMetric,
+    "cumulative": CumulativeMetric,
+    "period_over_period": PeriodOverPeriodMetric,
+}
+
+
+def validate_metric(name: str, value: object) -> tuple[MetricSpec | None, list[SpecIssue]]:
+    """Check one metric's shape: the spec, or the issues with key paths under ``metrics.<name>``.
+
+    Metrics are a union told apart by ``type``; pydantic's own locations and messages for it
+    name the union member rather than the key, so they are translated here, once, for the file
+    reader and for the checks over all definitions alike.
+    """
+    prefix = f"metrics.{name}"
+    if not isinstance(value, dict):
+        return None, [SpecIssue(prefix, "must be a mapping of the metric's keys")]
+    spec = _default_simple(value)
+    try:
+        return _METRIC_ADAPTER.validate_python(spec), []
+    except ValidationError as exc:
+        errors = exc.errors()
+    assert isinstance(spec, dict)  # noqa: S101 - a dict stays a dict
+    kind = _METRIC_TYPES.get(str(spec.get("type")))
+    issues: dict[str, SpecIssue] = {}
+    for error in errors:
+        loc = [str(p) for p in error["loc"][1:]]  # drop the union member's tag
+        message = str(error["msg"]).removeprefix("Value error, ")
+        valid: tuple[str, ...] = ()
+        if error["type"] == "union_tag_invalid":
+            loc = ["type"]
+            valid = tuple(_METRIC_TYPES)
+            message = f"type {spec.get('type')!r} is not one of {', '.join(valid)}"
+        elif error["type"] == "union_tag_not_found":
+            message = "give 'measure:' (a simple metric) or a 'type:'"
+            valid = tuple(_METRIC_TYPES)
+        elif error["type"] == "extra_forbidden":
+            message = f"unknown key {str(error['loc'][-1])!r}"
+            valid = tuple(kind.model_fields) if kind is not None else ()
+        elif error["type"] == "missing":
+            message = f"is required for a {spec.get('type')} metric but missing"
+        elif error["type"] == "literal_error":
+            expected = str(error.get("ctx", {}).get("expected", ""))
+            valid = tuple(re.findall(r"'([^']*)'", expected))
+            message = f"{error['input']!r} is not one of {', '.join(valid)}"
+        path = ".".join([prefix, *loc])
+        issues.setdefault(path, SpecIssue(path, message, valid))
+    return None, list(issues.values())
 
 
 def _default_simple(value: object) -> object:

@@ -140,6 +140,8 @@ def replace_columns(tree: exp.Expr, replace: Callable[[str], exp.Expr]) -> exp.E
 
 
 def _describe(node: exp.Expr) -> str:
+    if isinstance(node, exp.Anonymous):
+        return f"the function {node.name.lower()}()"
     if isinstance(node, exp.Func):
         return f"the function {node.sql_name().lower()}()"
     if isinstance(node, exp.Query | exp.Subquery):

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from gnomon.semantic.definitions import MetricsFile
+from gnomon.semantic.definitions import MetricsFile, validate_metric
 from gnomon.semantic.errors import DefinitionError, DefinitionIssue
 from gnomon.semantic.layer import Definition
 from gnomon.specfiles import SpecIssue, issues_from, read_yaml, with_lines
@@ -62,7 +62,7 @@ def parse_definitions(data: object, *, source: str, text: str | None = None) -> 
     try:
         MetricsFile.model_validate(data)
     except ValidationError as exc:
-        issues = with_lines(issues_from(exc.errors(), MetricsFile), text)
+        issues = with_lines(_shape_issues(data, exc), text)
         raise DefinitionError([DefinitionIssue(source, issue) for issue in issues]) from exc
     definitions = [
         Definition("semantic_model", str(name), dict(spec), source)
@@ -75,6 +75,20 @@ def parse_definitions(data: object, *, source: str, text: str | None = None) -> 
     if data.get("calendar") is not None:
         definitions.append(Definition("calendar", "calendar", dict(data["calendar"]), source))
     return definitions
+
+
+def _shape_issues(data: Mapping[str, object], exc: ValidationError) -> list[SpecIssue]:
+    """The file's issues, with each metric's own checked as the metric type it declares."""
+    issues = issues_from(exc.errors(), MetricsFile)
+    metrics = data.get("metrics")
+    if not isinstance(metrics, Mapping):
+        return issues
+    own: list[SpecIssue] = []
+    for name, spec in metrics.items():
+        prefix = f"metrics.{name}"
+        issues = [i for i in issues if i.path != prefix and not i.path.startswith(prefix + ".")]
+        own += validate_metric(str(name), spec)[1]
+    return issues + own
 
 
 def _label(path: Path, root: Path | None) -> str:

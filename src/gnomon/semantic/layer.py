@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
 import pyarrow as pa
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic import BaseModel, ValidationError
 from sqlglot import exp
 
 from gnomon.semantic.definitions import (
@@ -25,6 +25,7 @@ from gnomon.semantic.definitions import (
     RatioMetric,
     SemanticModelSpec,
     SimpleMetric,
+    validate_metric,
 )
 from gnomon.semantic.errors import DefinitionError, DefinitionIssue, UnknownMetric
 from gnomon.semantic.expressions import ExpressionProblem, columns_of, parse_expression
@@ -43,7 +44,6 @@ __all__ = [
 
 DefinitionKind = Literal["semantic_model", "metric", "calendar"]
 _M = TypeVar("_M", bound=BaseModel)
-_METRIC_ADAPTER: TypeAdapter[MetricSpec] = TypeAdapter(MetricSpec)
 _ADDITIVE = frozenset({"sum", "count", "min", "max"})
 """Aggregations whose per-bucket values can be combined over a window of buckets."""
 
@@ -92,6 +92,8 @@ class SemanticModel:
     measures: Mapping[str, Measure]
     spec: SemanticModelSpec
     source: str
+    time_is_naive: bool = False
+    """Whether the time column is a timestamp without zone (read as UTC wall-clock time)."""
 
     @property
     def table_key(self) -> str:
@@ -264,27 +266,10 @@ class _Builder:
             return None
 
     def _validate_metric(self, item: Definition) -> MetricSpec | None:
-        spec = dict(item.spec)
-        if "type" not in spec and "measure" in spec:
-            spec["type"] = "simple"
-        try:
-            return _METRIC_ADAPTER.validate_python(spec)
-        except ValidationError as exc:
-            for error in exc.errors():
-                loc = [str(p) for p in error["loc"][1:]]  # drop the union member's tag
-                path = ".".join(["metrics", item.name, *loc])
-                message = str(error["msg"]).removeprefix("Value error, ")
-                if error["type"] == "union_tag_invalid":
-                    message = (
-                        f"type {spec.get('type')!r} is not one of simple, ratio, derived, "
-                        "cumulative, period_over_period"
-                    )
-                elif error["type"] == "union_tag_not_found":
-                    message = "give 'measure:' (a simple metric) or a 'type:'"
-                elif error["type"] == "extra_forbidden":
-                    message = f"unknown key {str(error['loc'][-1])!r}"
-                self.problem(item.source, path, message)
-            return None
+        spec, issues = validate_metric(item.name, dict(item.spec))
+        for issue in issues:
+            self.problem(item.source, issue.path, issue.message, issue.valid)
+        return spec
 
     def _unique(self, item: Definition, seen: Mapping[str, tuple[Any, str]]) -> bool:
         if item.name in seen:
@@ -315,6 +300,8 @@ class _Builder:
         before = len(self._issues)
         time_column = spec.time.column if spec.time is not None else None
         time_is_date = self._time(source, prefix, spec, columns)
+        time_type = columns.get(time_column) if time_column is not None else None
+        time_is_naive = time_type is not None and _is_naive_timestamp(time_type)
         dimensions = self._dimensions(source, prefix, spec, columns)
         self._parent_cycles(source, prefix, spec)
         measures = self._measures(source, prefix, spec, columns)
@@ -330,6 +317,7 @@ class _Builder:
             measures=measures,
             spec=spec,
             source=source,
+            time_is_naive=time_is_naive,
         )
 
     def _time(
@@ -659,6 +647,10 @@ class _Builder:
                         f"{base.model.name!r} has no 'time:' column",
                     )
                     return
+
+
+def _is_naive_timestamp(kind: pa.DataType) -> bool:
+    return bool(pa.types.is_timestamp(kind)) and getattr(kind, "tz", None) is None
 
 
 def _suggest(name: str, known: Iterable[str]) -> str | None:

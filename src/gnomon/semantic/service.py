@@ -9,10 +9,10 @@ import hashlib
 import json
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import pyarrow as pa
@@ -22,11 +22,16 @@ from gnomon.catalog import Catalog, DefinitionRecord
 from gnomon.context import RequestContext
 from gnomon.engine import Engine, TableSource, scope_to_tenant
 from gnomon.errors import InvalidInput, NotFound
+from gnomon.semantic.cache import ResultCache
 from gnomon.semantic.compiler import CompiledQuery, compile_query
 from gnomon.semantic.errors import MetricQueryError
 from gnomon.semantic.files import load_definitions
 from gnomon.semantic.layer import Definition, Metric, SemanticLayer, build_layer
 from gnomon.semantic.query import MetricQuery
+from gnomon.semantic.refresh import RollupService
+
+if TYPE_CHECKING:
+    from gnomon.semantic.rollups import RollupPlan
 
 __all__ = ["ApplyResult", "MetricResult", "SemanticService"]
 
@@ -69,6 +74,8 @@ class MetricResult:
     compiled: CompiledQuery
     versions: Mapping[str, int] = field(default_factory=dict)
     """The version of each lake table read."""
+    cached: bool = False
+    """Whether the answer came from the result cache (no table was read)."""
 
     @property
     def columns(self) -> list[str]:
@@ -97,8 +104,15 @@ class SemanticService:
         default_engine: str,
         metrics_dir: Path,
         project_dir: Path,
+        rollups: RollupService | None = None,
+        cache_entries: int = 256,
     ) -> None:
         self._catalog = catalog
+        self._rollups = rollups
+        self._cache: ResultCache[MetricResult] | None = (
+            ResultCache(cache_entries) if cache_entries > 0 else None
+        )
+        self._layer_cache: tuple[tuple[Any, Any], SemanticLayer] | None = None
         self._resolve = resolve
         self._engines = engines
         self._default_engine = default_engine
@@ -177,7 +191,9 @@ class SemanticService:
         with self._catalog.transaction() as tx:
             return tx.definitions.history(tenant=ctx.tenant, kind=kind, name=name)
 
-    def layer(self, *, ctx: RequestContext) -> SemanticLayer:
+    def layer(
+        self, *, ctx: RequestContext, records: Sequence[DefinitionRecord] | None = None
+    ) -> SemanticLayer:
         """The tenant's applied definitions, resolved against the lake's current tables.
 
         Raises:
@@ -185,15 +201,23 @@ class SemanticService:
             DefinitionError: a table the definitions read has changed so that they no longer
                 resolve (a column was dropped, say).
         """
-        records = self.stored(ctx=ctx)
+        if records is None:
+            records = self.stored(ctx=ctx)
         if not any(r.kind == "metric" for r in records):
             raise NotFound(
                 "No metrics are defined yet.",
                 hint="Write metrics/*.yaml (see docs/metrics.md) and run `gnomon apply`.",
             )
-        return self._build(
+        stamp = (ctx.tenant, *sorted((r.kind, r.name, r.version) for r in records))
+        tables = sorted({str(r.spec.get("table")) for r in records if r.kind == "semantic_model"})
+        versions = tuple(self._published_version(t) for t in tables)
+        if self._layer_cache is not None and self._layer_cache[0] == (stamp, versions):
+            return self._layer_cache[1]
+        layer = self._build(
             [Definition(r.kind, r.name, r.spec, r.source or "<catalog>") for r in records]
         )
+        self._layer_cache = ((stamp, versions), layer)
+        return layer
 
     def metrics(self, *, ctx: RequestContext) -> list[dict[str, Any]]:
         """One row per metric: name, type, description, unit, owner, dimensions."""
@@ -238,26 +262,51 @@ class SemanticService:
     # ------------------------------------------------------------ queries
 
     def query(
-        self, query: MetricQuery, *, ctx: RequestContext, engine: str | None = None
+        self,
+        query: MetricQuery,
+        *,
+        ctx: RequestContext,
+        engine: str | None = None,
+        use_rollups: bool = True,
     ) -> MetricResult:
         """Answer ``query`` from the published tables, for the context's tenant.
 
-        A query with a grain but no range covers the data's whole time span.
+        A query with a grain but no range covers the data's whole time span. Fresh rollups are
+        read instead of raw tables wherever they give the same answer, unless ``use_rollups`` is
+        off.
 
         Raises:
             UnknownMetric, MetricQueryError: the query cannot be answered as asked.
         """
-        engine_name = engine or self._default_engine
-        runner = self._engine(engine_name)
-        layer = self.layer(ctx=ctx)
-        if query.grain is not None and query.start is None and query.end is None:
-            query = self._whole_span(layer, query, ctx=ctx, runner=runner)
-        compiled = compile_query(layer, query, dialect=runner.dialect)
-        tables = {key: self._resolve(*key.split(".", 1)) for key in compiled.tables}
-        tree = scope_to_tenant(compiled.tree, tenant=ctx.tenant)
         started = time.perf_counter()
-        table = runner.execute(tree, tables=tables, relations=compiled.relations)
-        return MetricResult(
+        engine_name = engine or self._default_engine
+        records = self.stored(ctx=ctx)
+        key = (
+            ctx.tenant,
+            _policy_key(ctx),
+            engine_name,
+            query,
+            use_rollups,
+            tuple(sorted((r.kind, r.name, r.version) for r in records)),
+        )
+        if self._cache is not None:
+            hit = self._cache.get(key, self._published_version)
+            if hit is not None:
+                return replace(hit, cached=True, elapsed_s=time.perf_counter() - started)
+        runner = self._engine(engine_name)
+        layer = self.layer(ctx=ctx, records=records)
+        compiled, tables, _ = self._compile(
+            query, ctx=ctx, runner=runner, use_rollups=use_rollups, records=records
+        )
+        tree = scope_to_tenant(compiled.tree, tenant=ctx.tenant)
+        table = _uniform(runner.execute(tree, tables=tables, relations=compiled.relations))
+        sources = {
+            layer.models[name].table_key: self._resolve(
+                layer.models[name].layer, layer.models[name].table
+            ).version
+            for name in compiled.sources
+        }
+        result = MetricResult(
             table=table,
             sql=tree.sql(dialect=runner.dialect, pretty=True),
             engine=engine_name,
@@ -265,30 +314,85 @@ class SemanticService:
             compiled=compiled,
             versions={key: source.version for key, source in tables.items()},
         )
+        if self._cache is not None and sources:
+            self._cache.put(key, result, sources)
+        return result
+
+    def _published_version(self, table: str) -> int | None:
+        try:
+            return self._resolve(*table.split(".", 1)).version
+        except NotFound:
+            return None
 
     def explain(
-        self, query: MetricQuery, *, ctx: RequestContext, engine: str | None = None
+        self,
+        query: MetricQuery,
+        *,
+        ctx: RequestContext,
+        engine: str | None = None,
+        use_rollups: bool = True,
     ) -> dict[str, Any]:
-        """How ``query`` would be answered: engine, tables and versions, and the SQL."""
+        """How ``query`` would be answered: engine, tables and versions, rollups, the SQL."""
         engine_name = engine or self._default_engine
         runner = self._engine(engine_name)
-        layer = self.layer(ctx=ctx)
-        if query.grain is not None and query.start is None and query.end is None:
-            query = self._whole_span(layer, query, ctx=ctx, runner=runner)
-        compiled = compile_query(layer, query, dialect=runner.dialect)
-        tables = {key: self._resolve(*key.split(".", 1)) for key in compiled.tables}
+        compiled, tables, stale = self._compile(
+            query, ctx=ctx, runner=runner, use_rollups=use_rollups
+        )
         tree = scope_to_tenant(compiled.tree, tenant=ctx.tenant)
         time_range = compiled.time_range
+        refusals = {**stale, **compiled.rollup_refusals}
+        if not use_rollups:
+            refusals = dict.fromkeys(compiled.sources, "rollups were turned off (--no-rollup)")
         return {
             "engine": engine_name,
             "dialect": runner.dialect,
             "tables": {key: source.version for key, source in tables.items()},
+            "rollups_used": [t for t in compiled.sources.values() if t.startswith("gold.rollup_")],
+            "rollups_not_used": refusals,
             "grain": compiled.grain,
             "start": None if time_range is None else time_range.start.isoformat(),
             "end_exclusive": None if time_range is None else time_range.end.isoformat(),
             "spine_buckets": sum(t.num_rows for t in compiled.relations.values()),
             "sql": tree.sql(dialect=runner.dialect, pretty=True),
         }
+
+    def _compile(
+        self,
+        query: MetricQuery,
+        *,
+        ctx: RequestContext,
+        runner: Engine,
+        use_rollups: bool,
+        records: Sequence[DefinitionRecord] | None = None,
+    ) -> tuple[CompiledQuery, dict[str, TableSource], dict[str, str]]:
+        layer = self.layer(ctx=ctx, records=records)
+        if query.grain is not None and query.start is None and query.end is None:
+            query = self._whole_span(layer, query, ctx=ctx, runner=runner)
+        plans: dict[str, RollupPlan] = {}
+        rollup_tables: dict[str, TableSource] = {}
+        stale: dict[str, str] = {}
+        if use_rollups and self._rollups is not None:
+            plans, rollup_tables, stale = self._rollups.fresh(layer, ctx=ctx)
+        compiled = compile_query(layer, query, dialect=runner.dialect, rollups=plans)
+        tables = {
+            key: rollup_tables[key] if key in rollup_tables else self._resolve(*key.split(".", 1))
+            for key in compiled.tables
+        }
+        return compiled, tables, stale
+
+    def rollup_status(self, *, ctx: RequestContext) -> list[dict[str, Any]]:
+        """The rollups the definitions call for and their state."""
+        return [s.to_row() for s in self._require_rollups().status(self.layer(ctx=ctx), ctx=ctx)]
+
+    def refresh(self, *, ctx: RequestContext, full: bool = False) -> list[dict[str, Any]]:
+        """Refresh the tenant's rollups (only changed periods, unless ``full``)."""
+        rollups = self._require_rollups()
+        return [r.to_row() for r in rollups.refresh(self.layer(ctx=ctx), ctx=ctx, full=full)]
+
+    def _require_rollups(self) -> RollupService:
+        if self._rollups is None:
+            raise InvalidInput("Rollups are not set up for this service.")
+        return self._rollups
 
     def _whole_span(
         self, layer: SemanticLayer, query: MetricQuery, *, ctx: RequestContext, runner: Engine
@@ -363,6 +467,24 @@ def _planned(
         (r.kind, r.name, r.version + 1) for r in stored if prune and (r.kind, r.name) not in given
     ]
     return ApplyResult(tuple(created), tuple(updated), tuple(unchanged), tuple(retired))
+
+
+def _policy_key(ctx: RequestContext) -> tuple[Any, ...]:
+    """What of the principal may change which rows it sees (row-level policies read these)."""
+    principal = ctx.principal
+    attributes = json.dumps(principal.attributes, sort_keys=True, default=str)
+    return (principal.user, tuple(sorted(principal.roles)), attributes)
+
+
+def _uniform(table: pa.Table) -> pa.Table:
+    """The same types from every engine: bucket starts are wall-clock times without zone."""
+    if "time" not in table.column_names:
+        return table
+    index = table.column_names.index("time")
+    column = table.column(index)
+    if pa.types.is_timestamp(column.type) and column.type.tz is not None:
+        return table.set_column(index, "time", column.cast(pa.timestamp("us")))
+    return table
 
 
 def _fingerprint(spec: Mapping[str, Any]) -> str:

@@ -203,14 +203,28 @@ def spine_table(
 
 
 def bucket_expression(
-    column: exp.Expr, grain: str, calendar: CalendarSpec, *, is_date: bool
+    column: exp.Expr,
+    grain: str,
+    calendar: CalendarSpec,
+    *,
+    is_date: bool,
+    is_naive: bool = False,
 ) -> exp.Expr:
-    """SQL (as a DuckDB-dialect tree that renders for every engine) for a row's bucket start."""
+    """SQL (as a DuckDB-dialect tree that renders for every engine) for a row's bucket start.
+
+    A date is already local. A timestamp with a zone is an instant, shown in the calendar's zone.
+    A timestamp without zone (``is_naive``, e.g. a gold table's ``date_trunc`` of a UTC time)
+    holds UTC wall-clock time, as every stored time does: it is first read as UTC, since
+    ``AT TIME ZONE`` would otherwise take it for local time and shift it the wrong way.
+    """
     if is_date:
         local: exp.Expr = exp.cast(column, exp.DataType.build("timestamp"))
     else:
+        instant = column
+        if is_naive:
+            instant = exp.AtTimeZone(this=column, zone=exp.Literal.string("UTC"))
         local = exp.cast(
-            exp.AtTimeZone(this=column, zone=exp.Literal.string(calendar.time_zone)),
+            exp.AtTimeZone(this=instant, zone=exp.Literal.string(calendar.time_zone)),
             exp.DataType.build("timestamp"),
         )
     if grain in _SQL_UNITS:

@@ -5,6 +5,8 @@ database that the suite migrates. SQLite runs in tests/unit/catalog, PostgreSQL 
 tests/integration/catalog.
 """
 
+import dataclasses
+import re
 import socket
 import subprocess
 import sys
@@ -45,6 +47,25 @@ SCHEMA = [
     {"name": "id", "type": "int64", "nullable": False},
     {"name": "amount", "type": "decimal(12,2)", "nullable": True},
 ]
+
+ROLLUP_SPEC = {"model": "orders", "grain": "day", "dimensions": ["region"], "metrics": ["revenue"]}
+
+
+def rollup(**overrides: Any) -> dict[str, Any]:
+    """Arguments of ``tx.rollups.put`` for acme's ``orders_day``, with some replaced."""
+    arguments: dict[str, Any] = {
+        "tenant": "acme",
+        "name": "orders_day",
+        "model": "orders",
+        "grain": "day",
+        "fingerprint": "r1",
+        "source_table": "silver.orders",
+        "source_version": 3,
+        "table_version": 1,
+        "rows": 42,
+        "spec": ROLLUP_SPEC,
+    }
+    return arguments | overrides
 
 
 def wait_until(condition: Callable[[], bool], *, within: float = 30.0) -> bool:
@@ -597,6 +618,211 @@ class CatalogSuite:
                 with upgraded.transaction() as tx:
                     assert tx.definitions.current(tenant="acme") == []
                     assert [t.id for t in tx.tenants.list()] == ["acme", "default", "globex"]
+            finally:
+                upgraded.dispose()
+            with engine.connect() as connection:
+                context = MigrationContext.configure(connection, opts={"compare_type": True})
+                assert compare_metadata(context, Base.metadata) == []
+        finally:
+            engine.dispose()
+
+    # ------------------------------------------------------------------ rollups
+
+    def test_rollup_put_inserts_then_updates_the_same_row(
+        self, catalog: Catalog, clock: FixedClock
+    ) -> None:
+        with catalog.transaction() as tx:
+            assert tx.rollups.get(tenant="acme", name="orders_day") is None
+            first = tx.rollups.put(**rollup())
+        later = clock.advance(timedelta(minutes=5))
+        with catalog.transaction() as tx:
+            second = tx.rollups.put(
+                **rollup(
+                    model="orders_v2",
+                    grain="hour",
+                    fingerprint="r2",
+                    source_table="silver.orders_v2",
+                    source_version=9,
+                    table_version=4,
+                    rows=1200,
+                    spec={"grain": "hour", "metrics": ["revenue", "returns"]},
+                )
+            )
+            found = tx.rollups.get(tenant="acme", name="orders_day")
+            listed = tx.rollups.list(tenant="acme")
+        assert (first.tenant, first.name, first.model, first.grain) == (
+            "acme",
+            "orders_day",
+            "orders",
+            "day",
+        )
+        assert (first.fingerprint, first.source_table) == ("r1", "silver.orders")
+        assert (first.source_version, first.table_version, first.rows) == (3, 1, 42)
+        assert (first.spec, first.refreshed_at) == (ROLLUP_SPEC, START)
+        assert second.id == first.id
+        assert (second.model, second.grain, second.fingerprint, second.source_table) == (
+            "orders_v2",
+            "hour",
+            "r2",
+            "silver.orders_v2",
+        )
+        assert (second.source_version, second.table_version, second.rows) == (9, 4, 1200)
+        assert second.spec == {"grain": "hour", "metrics": ["revenue", "returns"]}
+        assert second.refreshed_at == later
+        assert found == second
+        assert listed == [second]
+
+    def test_rollup_put_of_unchanged_state_still_moves_refreshed_at(
+        self, catalog: Catalog, clock: FixedClock
+    ) -> None:
+        with catalog.transaction() as tx:
+            first = tx.rollups.put(**rollup())
+        later = clock.advance(timedelta(hours=1))
+        with catalog.transaction() as tx:
+            again = tx.rollups.put(**rollup())
+        assert again.refreshed_at == later
+        assert again == dataclasses.replace(first, refreshed_at=later)
+
+    def test_rollups_list_by_name_as_plain_strings(self, catalog: Catalog) -> None:
+        with catalog.transaction() as tx:
+            assert tx.rollups.list(tenant="acme") == []
+            for name in ("orders_week", "Returns_day", "orders_day", "customers_month"):
+                tx.rollups.put(**rollup(name=name))
+        with catalog.transaction() as tx:
+            names = [r.name for r in tx.rollups.list(tenant="acme")]
+        assert names == ["Returns_day", "customers_month", "orders_day", "orders_week"]
+
+    def test_rollup_remove(self, catalog: Catalog, clock: FixedClock) -> None:
+        with catalog.transaction() as tx:
+            assert not tx.rollups.remove(tenant="acme", name="orders_day")
+            tx.rollups.put(**rollup())
+            tx.rollups.put(**rollup(name="orders_week"))
+        with catalog.transaction() as tx:
+            assert tx.rollups.remove(tenant="acme", name="orders_day")
+            assert tx.rollups.get(tenant="acme", name="orders_day") is None
+            assert not tx.rollups.remove(tenant="acme", name="orders_day")
+        later = clock.advance(timedelta(minutes=1))
+        with catalog.transaction() as tx:
+            assert [r.name for r in tx.rollups.list(tenant="acme")] == ["orders_week"]
+            back = tx.rollups.put(**rollup(rows=7))
+        assert (back.name, back.rows, back.refreshed_at) == ("orders_day", 7, later)
+
+    def test_tenants_never_see_each_others_rollups(self, catalog: Catalog) -> None:
+        with catalog.transaction() as tx:
+            acme = tx.rollups.put(**rollup())
+        with catalog.transaction() as tx:
+            assert tx.rollups.get(tenant="globex", name="orders_day") is None
+            assert tx.rollups.list(tenant="globex") == []
+            assert not tx.rollups.remove(tenant="globex", name="orders_day")
+            # The same name in another tenant is a row of its own.
+            globex = tx.rollups.put(**rollup(tenant="globex", table_version=8, rows=5))
+            acme_after_put = tx.rollups.get(tenant="acme", name="orders_day")
+            assert tx.rollups.remove(tenant="globex", name="orders_day")
+            acme_after_remove = tx.rollups.list(tenant="acme")
+        assert globex.id != acme.id
+        assert (globex.tenant, globex.table_version, globex.rows) == ("globex", 8, 5)
+        assert acme_after_put == acme
+        assert acme_after_remove == [acme]
+
+    @pytest.mark.parametrize(
+        ("override", "expected"),
+        [
+            ({"name": ""}, "Invalid name for rollup ''"),
+            ({"model": ""}, "Invalid model for rollup 'orders_day': it is empty"),
+            ({"grain": ""}, "Invalid grain"),
+            ({"fingerprint": ""}, "Invalid fingerprint"),
+            ({"source_table": ""}, "Invalid source_table"),
+            ({"source_version": -1}, "Invalid source_version for rollup 'orders_day': -1"),
+            ({"table_version": -1}, "Invalid table_version"),
+            ({"rows": -5}, "Invalid rows"),
+        ],
+    )
+    def test_rollup_input_is_checked(
+        self, catalog: Catalog, override: dict[str, Any], expected: str
+    ) -> None:
+        with catalog.transaction() as tx:
+            stored = tx.rollups.put(**rollup())
+            with pytest.raises(InvalidInput, match=re.escape(expected)) as caught:
+                tx.rollups.put(**rollup(**override))
+            assert caught.value.hint is not None
+            assert tx.rollups.list(tenant="acme") == [stored]
+
+    def test_rollup_put_for_an_unknown_tenant_is_refused(self, catalog: Catalog) -> None:
+        with catalog.transaction() as tx:
+            with pytest.raises(TenantNotFound, match="initech") as caught:
+                tx.rollups.put(**rollup(tenant="initech"))
+            assert caught.value.details["known"] == ["acme", "default", "globex"]
+            assert tx.rollups.list(tenant="initech") == []
+            assert tx.rollups.list(tenant="acme") == []
+
+    def test_rollup_spec_is_detached_from_input_and_output(self, catalog: Catalog) -> None:
+        spec: dict[str, Any] = {"grain": "day", "metrics": ["revenue"]}
+        with catalog.transaction() as tx:
+            stored = tx.rollups.put(**rollup(spec=spec))
+            spec["metrics"].append("returns")
+            stored.spec["metrics"].clear()
+            again = tx.rollups.get(tenant="acme", name="orders_day")
+            assert again is not None
+            again.spec["grain"] = "hour"
+        with catalog.transaction() as tx:
+            reread = tx.rollups.get(tenant="acme", name="orders_day")
+            listed = tx.rollups.list(tenant="acme")
+            listed[0].spec.clear()
+            relisted = tx.rollups.list(tenant="acme")
+        expected = {"grain": "day", "metrics": ["revenue"]}
+        assert reread is not None
+        assert reread.spec == expected
+        assert relisted[0].spec == expected
+
+    def test_concurrent_puts_of_one_rollup_leave_one_row(
+        self, catalog_url: str, catalog: Catalog
+    ) -> None:
+        writers = 6
+        catalogs = [Catalog(catalog_url) for _ in range(writers)]
+
+        def put(index: int) -> int:
+            with catalogs[index].transaction() as tx:
+                return tx.rollups.put(**rollup(table_version=index, rows=index)).id
+
+        try:
+            ids = run_in_threads(writers, put)
+        finally:
+            for each in catalogs:
+                each.dispose()
+        with catalog.transaction() as tx:
+            listed = tx.rollups.list(tenant="acme")
+        assert len(listed) == 1
+        assert set(ids) == {listed[0].id}
+        assert listed[0].table_version == listed[0].rows
+        assert listed[0].rows in range(writers)
+
+    def test_downgrade_to_0002_drops_rollups_and_upgrade_restores_them(
+        self, catalog: Catalog, catalog_url: str, clock: FixedClock
+    ) -> None:
+        with catalog.transaction() as tx:
+            tx.definitions.put(tenant="acme", kind="metric", name="m", spec={}, fingerprint="f")
+            tx.rollups.put(**rollup())
+        catalog.dispose()
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS_DIR))
+        engine = create_engine(catalog_url)
+        try:
+            with engine.begin() as connection:
+                config.attributes["connection"] = connection
+                command.downgrade(config, "0002")
+            with engine.connect() as connection:
+                tables = set(inspect(connection).get_table_names())
+                revision = MigrationContext.configure(connection).get_current_revision()
+            assert revision == "0002"
+            assert "rollups" not in tables
+            assert {"tenants", "definitions", "runs"} <= tables
+            upgraded = Catalog(catalog_url, clock=clock)
+            try:
+                upgraded.migrate()
+                with upgraded.transaction() as tx:
+                    assert tx.rollups.list(tenant="acme") == []
+                    assert [d.name for d in tx.definitions.current(tenant="acme")] == ["m"]
+                    assert tx.rollups.put(**rollup()).name == "orders_day"
             finally:
                 upgraded.dispose()
             with engine.connect() as connection:

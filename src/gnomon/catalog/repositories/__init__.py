@@ -6,6 +6,7 @@ from gnomon.catalog.repositories.definitions import DELETED_FINGERPRINT, Definit
 from gnomon.catalog.repositories.files import IngestedFileRepository
 from gnomon.catalog.repositories.leases import LeaseRepository
 from gnomon.catalog.repositories.outbox import OutboxRepository
+from gnomon.catalog.repositories.rollups import RollupRepository
 from gnomon.catalog.repositories.runs import UPDATABLE_RUN_FIELDS, RunRepository
 from gnomon.catalog.repositories.sources import SourceRepository
 from gnomon.catalog.repositories.tables import TableVersionRepository
@@ -20,6 +21,7 @@ __all__ = [
     "IngestedFileRepository",
     "LeaseRepository",
     "OutboxRepository",
+    "RollupRepository",
     "RunRepository",
     "SourceRepository",
     "TableVersionRepository",
