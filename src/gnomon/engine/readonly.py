@@ -209,6 +209,25 @@ def _check_node(node: exp.Expr, dialect: str) -> None:
         _check_relation(node)
     if isinstance(node, exp.Func):
         _check_function(node, dialect)
+    if isinstance(node, exp.Column):
+        _check_column(node)
+
+
+def _check_column(node: exp.Column) -> None:
+    """Refuse a column qualified by a system schema (``information_schema.tables``).
+
+    Such a name reads nothing when no table of that name is in scope, but it must never reach an
+    engine that might resolve it; a table alias called ``main`` or ``temp`` stays allowed.
+    """
+    qualifiers = [part.lower() for part in (node.catalog, node.db, node.table) if part]
+    system = {"information_schema", "pg_catalog"}
+    if len(qualifiers) > 1:
+        system |= _SYSTEM_SCHEMAS
+    if any(q in system or q.startswith(_SYSTEM_PREFIXES) for q in qualifiers):
+        shown = node.sql()
+        raise ReadOnlyViolation(
+            f"System catalogs cannot be queried: {shown}.", hint=_TABLES, found=shown
+        )
 
 
 def _check_relation(node: exp.From | exp.Join | exp.Lateral) -> None:

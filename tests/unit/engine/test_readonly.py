@@ -152,6 +152,9 @@ REFUSED = [
     ),
     # system catalogs
     pytest.param("SELECT * FROM information_schema.tables", "information_schema", id="info"),
+    pytest.param("SELECT information_schema.tables", "information_schema", id="info-column"),
+    pytest.param("SELECT pg_class.relname", "pg_class", id="pg-column"),
+    pytest.param("SELECT main.t.x FROM silver.orders AS t", "main.t.x", id="main-column"),
     pytest.param("SELECT * FROM pg_catalog.pg_class", "pg_catalog", id="pg_catalog"),
     pytest.param("SELECT * FROM sqlite_master", "sqlite_master", id="sqlite_master"),
     pytest.param("SELECT * FROM duckdb_tables()", "duckdb_tables", id="duckdb_tables"),
@@ -290,6 +293,11 @@ SQL_WORDS = [
     "read_csv('y')", "information_schema.tables", "SET", "ATTACH", "PRAGMA", "CALL", "getenv('H')",
     '"silver"', ".", '"orders"', "lower(x)", "foo(1)", "GROUP BY", "ORDER BY", "LIMIT", "EXISTS",
 ]  # fmt: skip
+
+
+def test_a_table_alias_named_like_a_schema_is_allowed() -> None:
+    tree = parse_read_only("SELECT temp.x FROM silver.orders AS temp")
+    assert tree.sql() == "SELECT temp.x FROM silver.orders AS temp"
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
