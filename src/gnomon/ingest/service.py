@@ -449,9 +449,9 @@ class IngestService:
             warnings["encoding"] = encoding_issues
         # The valid rows are computed once (casts, rules, dedupe) for the checks and for silver;
         # the quarantine then only needs to judge the rows that did not make it.
-        valid = exp.select(
-            exp.Star(**{"except": [exp.column(c) for c in _INTERNAL_COLUMNS]})
-        ).from_(plan.valid(source).subquery("valid"))
+        # They keep bronze's internal columns (``_row`` ties them to bronze for the quarantine);
+        # silver gets them without (see _merge_silver).
+        valid = exp.select(exp.Star()).from_(plan.valid(source).subquery("valid"))
         with self._engine.materialize(
             scope_to_tenant(valid, tenant=batch.tenant), tables=tables, name="valid"
         ) as candidate:
@@ -751,9 +751,8 @@ class IngestService:
         )
         if done is not None:
             return self._count(_count_of(valid), batch.tenant, {}), done.version
-        counter = RowCounter(
-            self._engine.stream(exp.select(exp.Star()).from_(valid.copy()), tables={})
-        )
+        public = exp.Star(except_=[exp.column(c) for c in _INTERNAL_COLUMNS])
+        counter = RowCounter(self._engine.stream(exp.select(public).from_(valid.copy()), tables={}))
         keys = list(batch.contract.primary_key or [])
         if on_progress is not None:
             on_progress(IngestProgress("silver", 0))

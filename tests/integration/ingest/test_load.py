@@ -57,6 +57,20 @@ def test_reingesting_the_same_file_adds_nothing(project: Path) -> None:
     assert count(project, "silver.orders") == 100
 
 
+def test_silver_holds_the_contract_columns_and_lineage_but_not_bronze_internals(
+    project: Path,
+) -> None:
+    write_csv(project / "data" / "a.csv", order_rows(0, 10) + [["O9", "bad", "EMEA", "1", "1"]])
+    ingest(project)
+    with Gnomon.open(project) as app:
+        silver = set(app.snapshot("silver", "orders").schema.names)
+        bronze = set(app.snapshot("bronze", "orders").schema.names)
+    assert set(HEADER) <= silver
+    assert {"_tenant_id", "_ingested_at", "_batch_id", "_source"} <= silver
+    assert {"_row", "_record", "_parse_error", "_raw"} <= bronze
+    assert not silver & {"_row", "_record", "_parse_error", "_raw"}
+
+
 def test_only_new_files_are_loaded_and_latest_wins(project: Path) -> None:
     write_csv(project / "data" / "a.csv", order_rows(0, 50, day=1))
     ingest(project)
