@@ -303,6 +303,7 @@ class Gnomon:
             default_engine=self.settings.engine.name,
             metrics_dir=self.layout.metrics_dir,
             project_dir=self.layout.root,
+            clock=self.clock,
             rollups=RollupService(
                 catalog=self.catalog,
                 lake=self.lake,

@@ -19,6 +19,7 @@ import pyarrow as pa
 from sqlglot import exp
 
 from gnomon.catalog import Catalog, DefinitionRecord
+from gnomon.clock import Clock, SystemClock
 from gnomon.context import RequestContext
 from gnomon.engine import Engine, TableSource, scope_to_tenant
 from gnomon.errors import InvalidInput, NotFound
@@ -106,7 +107,9 @@ class SemanticService:
         project_dir: Path,
         rollups: RollupService | None = None,
         cache_entries: int = 256,
+        clock: Clock | None = None,
     ) -> None:
+        self._clock: Clock = clock or SystemClock()
         self._catalog = catalog
         self._rollups = rollups
         self._cache: ResultCache[MetricResult] | None = (
@@ -232,7 +235,7 @@ class SemanticService:
         metric = layer.metric(name)
         engine_name = engine or self._default_engine
         dialect = self._engine(engine_name).dialect
-        today = date.today()
+        today = self._clock.now().date()
         sample = MetricQuery.build(
             [name], grain=metric.spec.grain, start=today - timedelta(days=30), end=today
         )
@@ -243,6 +246,14 @@ class SemanticService:
             "definition": metric.spec.model_dump(mode="json", exclude_none=True),
             "source": metric.source,
             "inputs": list(metric.inputs),
+            "hierarchies": sorted(
+                {
+                    " > ".join(path)
+                    for base in layer.base_metrics(name)
+                    if base.model is not None
+                    for path in layer.hierarchy(base.model.name)
+                }
+            ),
             "sql": tree.sql(dialect=dialect, pretty=True),
             "sql_engine": engine_name,
         }
