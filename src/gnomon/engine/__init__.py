@@ -10,13 +10,25 @@ from gnomon.engine.duckdb import DuckDBEngine
 from gnomon.engine.errors import EngineUnavailable, QueryError, ReadOnlyViolation, UnboundTable
 from gnomon.engine.protocols import Engine, TableSource
 from gnomon.engine.readonly import parse_read_only, referenced_tables
-from gnomon.engine.scope import TENANT_COLUMN, scope_to_tenant
+from gnomon.engine.scope import (
+    TENANT_COLUMN,
+    Access,
+    AccessResolver,
+    ColumnMask,
+    TableAccess,
+    apply_access,
+    scope_to_tenant,
+    tenant_only,
+)
 from gnomon.engine.service import QueryResult, QueryService
 from gnomon.engine.spark import SparkEngine
 
 __all__ = [
     "LAYERS",
     "TENANT_COLUMN",
+    "Access",
+    "AccessResolver",
+    "ColumnMask",
     "DuckDBEngine",
     "Engine",
     "EngineUnavailable",
@@ -26,11 +38,14 @@ __all__ = [
     "QueryService",
     "ReadOnlyViolation",
     "SparkEngine",
+    "TableAccess",
     "TableSource",
     "UnboundTable",
+    "apply_access",
     "parse_read_only",
     "referenced_tables",
     "scope_to_tenant",
+    "tenant_only",
 ]
 
 

@@ -18,7 +18,7 @@ from sqlglot import exp
 from gnomon.context import RequestContext
 from gnomon.engine.protocols import Engine, TableSource
 from gnomon.engine.readonly import parse_read_only, referenced_tables
-from gnomon.engine.scope import scope_to_tenant
+from gnomon.engine.scope import AccessResolver, apply_access, tenant_only
 from gnomon.errors import ConfigError, InvalidInput
 
 __all__ = ["QueryResult", "QueryService"]
@@ -51,6 +51,8 @@ class QueryService:
         resolve: ``(layer, name)`` → the published snapshot of that table; raises ``NotFound``
             for tables that do not exist.
         max_rows: the most rows :meth:`sql` and :meth:`run` ever return.
+        access: what the request's principal may see of the tables a query reads (row
+            policies, masks); by default only the tenant limits reads.
     """
 
     def __init__(
@@ -59,6 +61,7 @@ class QueryService:
         *,
         resolve: Callable[[str, str], TableSource],
         max_rows: int = 1_000_000,
+        access: AccessResolver | None = None,
     ) -> None:
         if max_rows < 1:
             raise ConfigError(
@@ -68,6 +71,7 @@ class QueryService:
         self._engine = engine
         self._resolve = resolve
         self._max_rows = max_rows
+        self._access = access or tenant_only
 
     def sql(self, text: str, *, ctx: RequestContext, limit: int | None = None) -> QueryResult:
         """Run SQL text from a user, scoped to the request's tenant.
@@ -140,8 +144,10 @@ class QueryService:
             QueryError: the text does not parse.
             NotFound: a table the query reads does not exist.
         """
-        scoped, _ = self._prepare(parse_read_only(text), ctx)
-        return scoped.sql(dialect=self._engine.dialect, pretty=True, comments=False)
+        tree = parse_read_only(text)
+        tables = self._tables(tree)
+        shown = apply_access(tree, self._access(ctx, tables), show_keys=False)
+        return shown.sql(dialect=self._engine.dialect, pretty=True, comments=False)
 
     def _cap(self, limit: int | None) -> int:
         if limit is None:
@@ -156,12 +162,11 @@ class QueryService:
     def _prepare(
         self, tree: exp.Query, ctx: RequestContext
     ) -> tuple[exp.Query, dict[str, TableSource]]:
-        tables = {
+        tables = self._tables(tree)
+        return apply_access(tree, self._access(ctx, tables)), tables
+
+    def _tables(self, tree: exp.Query) -> dict[str, TableSource]:
+        return {
             f"{layer}.{name}": self._resolve(layer, name)
             for layer, name in sorted(referenced_tables(tree))
         }
-        return self._policies(tree, ctx), tables
-
-    def _policies(self, tree: exp.Query, ctx: RequestContext) -> exp.Query:
-        """The tree passes every read goes through, in order; each returns a new tree."""
-        return scope_to_tenant(tree, tenant=ctx.tenant)

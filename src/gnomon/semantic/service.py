@@ -8,7 +8,7 @@ versions), so every process and every interface answers from the same definition
 import hashlib
 import json
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -21,7 +21,14 @@ from sqlglot import exp
 from gnomon.catalog import Catalog, DefinitionRecord
 from gnomon.clock import Clock, SystemClock
 from gnomon.context import RequestContext
-from gnomon.engine import Engine, TableSource, scope_to_tenant
+from gnomon.engine import (
+    Access,
+    AccessResolver,
+    Engine,
+    TableSource,
+    apply_access,
+    tenant_only,
+)
 from gnomon.errors import InvalidInput, NotFound
 from gnomon.semantic.cache import ResultCache
 from gnomon.semantic.compiler import CompiledQuery, compile_query
@@ -108,7 +115,11 @@ class SemanticService:
         rollups: RollupService | None = None,
         cache_entries: int = 256,
         clock: Clock | None = None,
+        access: AccessResolver | None = None,
+        policy_stamp: Callable[[RequestContext], Hashable] | None = None,
     ) -> None:
+        self._access = access or tenant_only
+        self._policy_stamp = policy_stamp
         self._clock: Clock = clock or SystemClock()
         self._catalog = catalog
         self._rollups = rollups
@@ -240,7 +251,12 @@ class SemanticService:
             [name], grain=metric.spec.grain, start=today - timedelta(days=30), end=today
         )
         compiled = compile_query(layer, sample, dialect=dialect)
-        tree = scope_to_tenant(compiled.tree, tenant=ctx.tenant)
+        sources = {
+            base.model.table_key: self._resolve(base.model.layer, base.model.table)
+            for base in layer.base_metrics(name)
+            if base.model is not None
+        }
+        tree = apply_access(compiled.tree, self._access(ctx, sources), show_keys=False)
         return {
             **_metric_row(layer, metric),
             "definition": metric.spec.model_dump(mode="json", exclude_none=True),
@@ -299,6 +315,7 @@ class SemanticService:
             query,
             use_rollups,
             tuple(sorted((r.kind, r.name, r.version) for r in records)),
+            None if self._policy_stamp is None else self._policy_stamp(ctx),
         )
         if self._cache is not None:
             hit = self._cache.get(key, self._published_version)
@@ -306,10 +323,10 @@ class SemanticService:
                 return replace(hit, cached=True, elapsed_s=time.perf_counter() - started)
         runner = self._engine(engine_name)
         layer = self.layer(ctx=ctx, records=records)
-        compiled, tables, _ = self._compile(
+        compiled, tables, _, access = self._compile(
             query, ctx=ctx, runner=runner, use_rollups=use_rollups, records=records
         )
-        tree = scope_to_tenant(compiled.tree, tenant=ctx.tenant)
+        tree = apply_access(compiled.tree, access)
         table = _uniform(runner.execute(tree, tables=tables, relations=compiled.relations))
         sources = {
             layer.models[name].table_key: self._resolve(
@@ -346,10 +363,10 @@ class SemanticService:
         """How ``query`` would be answered: engine, tables and versions, rollups, the SQL."""
         engine_name = engine or self._default_engine
         runner = self._engine(engine_name)
-        compiled, tables, stale = self._compile(
+        compiled, tables, stale, access = self._compile(
             query, ctx=ctx, runner=runner, use_rollups=use_rollups
         )
-        tree = scope_to_tenant(compiled.tree, tenant=ctx.tenant)
+        tree = apply_access(compiled.tree, access, show_keys=False)
         time_range = compiled.time_range
         refusals = {**stale, **compiled.rollup_refusals}
         if not use_rollups:
@@ -375,21 +392,34 @@ class SemanticService:
         runner: Engine,
         use_rollups: bool,
         records: Sequence[DefinitionRecord] | None = None,
-    ) -> tuple[CompiledQuery, dict[str, TableSource], dict[str, str]]:
+    ) -> tuple[CompiledQuery, dict[str, TableSource], dict[str, str], Access]:
         layer = self.layer(ctx=ctx, records=records)
+        sources = {
+            model.table_key: self._resolve(model.layer, model.table)
+            for model in layer.models.values()
+        }
+        access = self._access(ctx, sources)
         if query.grain is not None and query.start is None and query.end is None:
-            query = self._whole_span(layer, query, ctx=ctx, runner=runner)
+            query = self._whole_span(layer, query, access=access, runner=runner)
         plans: dict[str, RollupPlan] = {}
         rollup_tables: dict[str, TableSource] = {}
         stale: dict[str, str] = {}
         if use_rollups and self._rollups is not None:
             plans, rollup_tables, stale = self._rollups.fresh(layer, ctx=ctx)
+            for model_name in list(plans):
+                # A rollup holds every row: where policies narrow the table, it must not answer.
+                table = layer.models[model_name].table_key
+                if access.restricts(table):
+                    del plans[model_name]
+                    stale[model_name] = f"row or column policies apply to {table} for this user"
         compiled = compile_query(layer, query, dialect=runner.dialect, rollups=plans)
         tables = {
-            key: rollup_tables[key] if key in rollup_tables else self._resolve(*key.split(".", 1))
+            key: rollup_tables[key]
+            if key in rollup_tables
+            else sources.get(key) or self._resolve(*key.split(".", 1))
             for key in compiled.tables
         }
-        return compiled, tables, stale
+        return compiled, tables, stale, access
 
     def rollup_status(self, *, ctx: RequestContext) -> list[dict[str, Any]]:
         """The rollups the definitions call for and their state."""
@@ -406,7 +436,7 @@ class SemanticService:
         return self._rollups
 
     def _whole_span(
-        self, layer: SemanticLayer, query: MetricQuery, *, ctx: RequestContext, runner: Engine
+        self, layer: SemanticLayer, query: MetricQuery, *, access: Access, runner: Engine
     ) -> MetricQuery:
         """The query over the first to the last day any of its models has data for."""
         lows: list[datetime] = []
@@ -426,7 +456,7 @@ class SemanticService:
             )
             source = self._resolve(model.layer, model.table)
             row = runner.execute(
-                scope_to_tenant(tree, tenant=ctx.tenant), tables={model.table_key: source}
+                apply_access(tree, access), tables={model.table_key: source}
             ).to_pylist()[0]
             for value, bucket in ((row["low"], lows), (row["high"], highs)):
                 if isinstance(value, datetime):
