@@ -18,6 +18,7 @@ __all__ = [
     "InvalidInput",
     "MissingDependency",
     "NotFound",
+    "Unauthenticated",
     "Unavailable",
     "UserCodeError",
 ]
@@ -78,6 +79,14 @@ class Conflict(GnomonError):
     code = "conflict"
     http_status = 409
     exit_code = 1
+
+
+class Unauthenticated(GnomonError):
+    """The caller did not prove who it is (no credential, or a refused one)."""
+
+    code = "unauthenticated"
+    http_status = 401
+    exit_code = 2
 
 
 class Forbidden(GnomonError):
