@@ -8,7 +8,7 @@ import logging
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,18 @@ from gnomon.clock import Clock, SystemClock
 from gnomon.config import Settings, load_settings
 from gnomon.context import RequestContext
 from gnomon.engine import DuckDBEngine, Engine, QueryService, SparkEngine, TableSource
-from gnomon.errors import InvalidInput, NotFound
+from gnomon.errors import ConfigError, InvalidInput, NotFound
+from gnomon.governance.audit import AuditService
+from gnomon.governance.auth import (
+    ApiKeyAuthenticator,
+    Authenticator,
+    DevIssuer,
+    IssuerConfig,
+    JwtVerifier,
+    load_or_create_secret,
+)
+from gnomon.governance.identities import CatalogKeyStore, IdentityService
+from gnomon.governance.policies import PolicyService
 from gnomon.ingest import IngestService
 from gnomon.lake import Lake, Layer, TableSnapshot
 from gnomon.pipeline import MaintenanceService, ModelRunResult, ModelService
@@ -59,6 +70,9 @@ class Gnomon:
         self._spark: SparkEngine | None = None
         self._semantic: SemanticService | None = None
         self._postgres: Engine | None = None
+        self._secret: bytes | None = None
+        self._policies: PolicyService | None = None
+        self._authenticator: Authenticator | None = None
         self._snapshots: OrderedDict[tuple[str, str, int], TableSnapshot] = OrderedDict()
 
     @classmethod
@@ -171,7 +185,11 @@ class Gnomon:
             return self.snapshot(layer, name, as_of=as_of, version=pinned.get(f"{layer}.{name}"))
 
         return QueryService(
-            self.engine, resolve=resolve, max_rows=self.settings.engine.max_result_rows
+            self.engine,
+            resolve=resolve,
+            max_rows=self.settings.engine.max_result_rows,
+            access=self.policies.access,
+            on_read=self._audit_read,
         )
 
     def snapshot(
@@ -304,6 +322,9 @@ class Gnomon:
             metrics_dir=self.layout.metrics_dir,
             project_dir=self.layout.root,
             clock=self.clock,
+            access=self.policies.access,
+            policy_stamp=self.policies.stamp,
+            on_read=self._audit_read,
             rollups=RollupService(
                 catalog=self.catalog,
                 lake=self.lake,
@@ -350,6 +371,96 @@ class Gnomon:
         return self.semantic.query(
             query, ctx=ctx or self.context(), engine=engine, use_rollups=use_rollups
         )
+
+    # ------------------------------------------------------------------ governance
+
+    @property
+    def secret(self) -> bytes:
+        """The project's secret (mask keys, signed cursors), made on first use, mode 0600."""
+        if self._secret is None:
+            path = self.settings.resolved_data_dir / "secret.key"
+            self._secret = load_or_create_secret(path, purpose="project secret")
+        return self._secret
+
+    @property
+    def audit(self) -> AuditService:
+        """The tamper-evident log of reads, changes and admin actions."""
+        return AuditService(catalog=self.catalog)
+
+    @property
+    def policies(self) -> PolicyService:
+        """Row policies and column masks."""
+        if self._policies is None:
+            self._policies = PolicyService(catalog=self.catalog, mask_key=self.secret)
+        return self._policies
+
+    @property
+    def identities(self) -> IdentityService:
+        """Users, API keys and custom roles."""
+        return IdentityService(catalog=self.catalog, audit=self.audit, clock=self.clock)
+
+    @property
+    def dev_issuer(self) -> DevIssuer:
+        """The development token issuer.
+
+        Raises:
+            ConfigError: it is not enabled (``auth.dev_issuer.enabled``).
+        """
+        settings = self.settings.auth.dev_issuer
+        if not settings.enabled:
+            raise ConfigError(
+                "The development token issuer is off.",
+                hint="Set auth.dev_issuer.enabled: true in gnomon.yaml (development only).",
+            )
+        secret = load_or_create_secret(self.settings.resolved_data_dir / "dev-issuer.key")
+        return DevIssuer(secret, ttl=timedelta(seconds=settings.ttl_s), clock=self.clock)
+
+    @property
+    def authenticator(self) -> Authenticator:
+        """Checks API keys and bearer tokens (configured issuers, the dev issuer if on)."""
+        if self._authenticator is None:
+            issuers = [
+                IssuerConfig(
+                    issuer=i.issuer,
+                    audience=i.audience,
+                    jwks_url=i.jwks_url,
+                    algorithms=tuple(i.algorithms),
+                    tenant_claim=i.tenant_claim,
+                    user_claim=i.user_claim,
+                    roles_claim=i.roles_claim,
+                    attribute_claims=tuple(i.attribute_claims),
+                    allowed_tenants=None
+                    if i.allowed_tenants is None
+                    else frozenset(i.allowed_tenants),
+                )
+                for i in self.settings.auth.issuers
+            ]
+            if self.settings.auth.dev_issuer.enabled:
+                issuers.append(self.dev_issuer.issuer_config())
+            self._authenticator = Authenticator(
+                api_keys=ApiKeyAuthenticator(CatalogKeyStore(self.catalog), self.clock),
+                tokens=JwtVerifier(issuers, self.clock) if issuers else None,
+            )
+        return self._authenticator
+
+    def readiness(self) -> dict[str, dict[str, Any]]:
+        """Whether the catalog answers and the lake's root can be listed, each with why not."""
+        checks: dict[str, dict[str, Any]] = {}
+        try:
+            with self.catalog.transaction() as tx:
+                tx.tables.all()
+            checks["catalog"] = {"ok": True}
+        except Exception as exc:  # noqa: BLE001 - any failure means not ready; say which
+            checks["catalog"] = {"ok": False, "error": type(exc).__name__}
+        try:
+            self.lake.tables()
+            checks["lake"] = {"ok": True}
+        except Exception as exc:  # noqa: BLE001 - any failure means not ready; say which
+            checks["lake"] = {"ok": False, "error": type(exc).__name__}
+        return checks
+
+    def _audit_read(self, ctx: RequestContext, action: str, details: dict[str, Any]) -> None:
+        self.audit.record(ctx, action, **details)
 
     @property
     def models(self) -> ModelService:

@@ -100,6 +100,47 @@ class IngestConfig(_Section):
     blocks' worth of buffers, so 16 MiB blocks cost about 0.9 GB where 4 MiB cost 0.4 GB."""
 
 
+class IssuerSettings(_Section):
+    """An OIDC provider whose bearer tokens are accepted."""
+
+    issuer: str
+    audience: str
+    jwks_url: str
+    algorithms: list[str] = Field(default_factory=lambda: ["RS256", "ES256"])
+    tenant_claim: str = "tenant"
+    user_claim: str = "sub"
+    roles_claim: str = "roles"
+    attribute_claims: list[str] = Field(default_factory=list)
+    allowed_tenants: list[str] | None = None
+
+
+class DevIssuerSettings(_Section):
+    """The built-in development token issuer: off unless enabled."""
+
+    enabled: bool = False
+    ttl_s: int = Field(default=8 * 3600, ge=60)
+
+
+class AuthConfig(_Section):
+    """Who may call the API: OIDC issuers and, for development, the built-in issuer."""
+
+    issuers: list[IssuerSettings] = Field(default_factory=list)
+    dev_issuer: DevIssuerSettings = Field(default_factory=DevIssuerSettings)
+
+
+class ApiConfig(_Section):
+    """The REST API server and its per-tenant limits."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=1, le=65535)
+    requests_per_minute: int = Field(default=1200, ge=1)
+    """Per tenant; beyond it requests get 429 with Retry-After."""
+    concurrent_queries: int = Field(default=4, ge=1)
+    """Per tenant: SQL and metric queries running at once; beyond it 429."""
+    max_rows: int = Field(default=100_000, ge=1)
+    """The most rows one API query returns."""
+
+
 class Settings(BaseSettings):
     """The root of all settings. Build it with :func:`load_settings`."""
 
@@ -118,6 +159,8 @@ class Settings(BaseSettings):
     lake: LakeConfig = Field(default_factory=LakeConfig)
     engine: EngineConfig = Field(default_factory=EngineConfig)
     ingest: IngestConfig = Field(default_factory=IngestConfig)
+    auth: AuthConfig = Field(default_factory=AuthConfig)
+    api: ApiConfig = Field(default_factory=ApiConfig)
 
     @classmethod
     def settings_customise_sources(

@@ -18,6 +18,7 @@ __all__ = [
     "InvalidInput",
     "MissingDependency",
     "NotFound",
+    "TooManyRequests",
     "Unauthenticated",
     "Unavailable",
     "UserCodeError",
@@ -94,6 +95,14 @@ class Forbidden(GnomonError):
 
     code = "forbidden"
     http_status = 403
+    exit_code = 1
+
+
+class TooManyRequests(GnomonError):
+    """A tenant's rate limit or query quota is used up; ``retry_after_s`` says when to retry."""
+
+    code = "rate_limited"
+    http_status = 429
     exit_code = 1
 
 

@@ -1,8 +1,9 @@
 """The catalog: gnomon's metadata store on SQLite or PostgreSQL.
 
 It holds tenants, sources, datasets, contract versions, the versions of semantic definitions,
-the refresh state of rollups, runs, ingested files, the published versions of lake tables, leases
-and the event outbox.
+the refresh state of rollups, runs, ingested files, the published versions of lake tables, leases,
+the event outbox, and what governance works from: users, custom roles, API keys (as digests),
+access policies and the hash-chained audit log.
 
 Use it through a transaction::
 
@@ -15,6 +16,7 @@ Every tenant-scoped method takes ``tenant`` as a keyword, and everything returne
 record, never a database object.
 """
 
+from gnomon.catalog.audit_chain import GENESIS_HASH, HASHED_AUDIT_FIELDS, audit_hash, canonical_json
 from gnomon.catalog.errors import (
     CatalogNotMigrated,
     CatalogUnavailable,
@@ -23,13 +25,18 @@ from gnomon.catalog.errors import (
     RunNotFound,
     SourceNotFound,
     TenantNotFound,
+    UserNotFound,
 )
 from gnomon.catalog.leasing import HeldLease, hold_lease, owner_is_dead, process_owner
 from gnomon.catalog.records import (
     DEFINITION_KINDS,
     FINISHED_RUN_STATUSES,
+    POLICY_KINDS,
     RUN_KINDS,
     RUN_STATUSES,
+    ApiKeyRecord,
+    AuditCheck,
+    AuditRecord,
     ContractVersionRecord,
     DatasetRecord,
     DefinitionKind,
@@ -37,6 +44,9 @@ from gnomon.catalog.records import (
     IngestedFileRecord,
     LeaseRecord,
     OutboxRecord,
+    PolicyKind,
+    PolicyRecord,
+    RoleRecord,
     RollupRecord,
     RunKind,
     RunRecord,
@@ -44,21 +54,27 @@ from gnomon.catalog.records import (
     SourceRecord,
     TableVersionRecord,
     TenantRecord,
+    UserRecord,
 )
 from gnomon.catalog.repositories import (
     DELETED_FINGERPRINT,
     UPDATABLE_RUN_FIELDS,
+    AccessPolicyRepository,
+    ApiKeyRepository,
+    AuditRepository,
     ContractRepository,
     DatasetRepository,
     DefinitionRepository,
     IngestedFileRepository,
     LeaseRepository,
     OutboxRepository,
+    RoleRepository,
     RollupRepository,
     RunRepository,
     SourceRepository,
     TableVersionRepository,
     TenantRepository,
+    UserRepository,
 )
 from gnomon.catalog.store import Catalog, CatalogTransaction
 
@@ -66,9 +82,18 @@ __all__ = [
     "DEFINITION_KINDS",
     "DELETED_FINGERPRINT",
     "FINISHED_RUN_STATUSES",
+    "GENESIS_HASH",
+    "HASHED_AUDIT_FIELDS",
+    "POLICY_KINDS",
     "RUN_KINDS",
     "RUN_STATUSES",
     "UPDATABLE_RUN_FIELDS",
+    "AccessPolicyRepository",
+    "ApiKeyRecord",
+    "ApiKeyRepository",
+    "AuditCheck",
+    "AuditRecord",
+    "AuditRepository",
     "Catalog",
     "CatalogNotMigrated",
     "CatalogTransaction",
@@ -89,6 +114,10 @@ __all__ = [
     "LeaseRepository",
     "OutboxRecord",
     "OutboxRepository",
+    "PolicyKind",
+    "PolicyRecord",
+    "RoleRecord",
+    "RoleRepository",
     "RollupRecord",
     "RollupRepository",
     "RunKind",
@@ -104,6 +133,11 @@ __all__ = [
     "TenantNotFound",
     "TenantRecord",
     "TenantRepository",
+    "UserNotFound",
+    "UserRecord",
+    "UserRepository",
+    "audit_hash",
+    "canonical_json",
     "hold_lease",
     "owner_is_dead",
     "process_owner",

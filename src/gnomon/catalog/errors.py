@@ -10,6 +10,7 @@ __all__ = [
     "RunNotFound",
     "SourceNotFound",
     "TenantNotFound",
+    "UserNotFound",
 ]
 
 
@@ -35,6 +36,12 @@ class RunNotFound(NotFound):
     """No run with that id exists for the tenant (a run of another tenant counts as missing)."""
 
     code = "run_not_found"
+
+
+class UserNotFound(NotFound):
+    """No user with that id exists for the tenant (a user of another tenant counts as missing)."""
+
+    code = "user_not_found"
 
 
 class LeaseHeld(Conflict):

@@ -30,6 +30,9 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from gnomon.catalog._columns import UtcDateTime
 
 __all__ = [
+    "AccessPolicy",
+    "ApiKey",
+    "AuditEntry",
     "Base",
     "ContractVersion",
     "Dataset",
@@ -37,11 +40,13 @@ __all__ = [
     "IngestedFile",
     "Lease",
     "OutboxMessage",
+    "Role",
     "Rollup",
     "Run",
     "Source",
     "TableVersion",
     "Tenant",
+    "User",
 ]
 
 # Deterministic constraint names, so migrations can refer to them on every backend.
@@ -261,3 +266,103 @@ class OutboxMessage(Base):
     data: Mapped[dict[str, Any]] = mapped_column(_JSON)
     published_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     attempts: Mapped[int] = mapped_column(Integer)
+
+
+class User(Base):
+    """A person or service account of a tenant, with its roles and attributes."""
+
+    __tablename__ = "users"
+    __table_args__ = (UniqueConstraint("tenant_id", "name"),)
+
+    id: Mapped[str] = mapped_column(String, primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String, ForeignKey(_TENANT_FK))
+    name: Mapped[str] = mapped_column(String)
+    display_name: Mapped[str | None] = mapped_column(String, nullable=True)
+    roles: Mapped[list[str]] = mapped_column(_JSON)
+    attributes: Mapped[dict[str, Any]] = mapped_column(_JSON)
+    disabled: Mapped[bool] = mapped_column(Boolean)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class Role(Base):
+    """A custom role of a tenant: a named set of permissions (built-in roles live in code)."""
+
+    __tablename__ = "roles"
+    __table_args__ = (UniqueConstraint("tenant_id", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(String, ForeignKey(_TENANT_FK))
+    name: Mapped[str] = mapped_column(String)
+    permissions: Mapped[list[str]] = mapped_column(_JSON)
+    description: Mapped[str | None] = mapped_column(String, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class ApiKey(Base):
+    """An API key of a user, stored as the SHA-256 of the key; removed with its user.
+
+    ``key_hash`` is unique across tenants: authentication finds the key, and through it the
+    tenant, from the hash alone.
+    """
+
+    __tablename__ = "api_keys"
+    __table_args__ = (Index(None, "tenant_id", "user_id"),)
+
+    id: Mapped[str] = mapped_column(String, primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String, ForeignKey(_TENANT_FK))
+    user_id: Mapped[str] = mapped_column(String, ForeignKey("users.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String)
+    prefix: Mapped[str] = mapped_column(String)
+    key_hash: Mapped[str] = mapped_column(String, unique=True)
+    roles: Mapped[list[str]] = mapped_column(_JSON)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+
+
+class AccessPolicy(Base):
+    """A row-level security or masking policy on one lake table (``layer.name``)."""
+
+    __tablename__ = "access_policies"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "name"),
+        Index(None, "tenant_id", "table_name"),
+    )
+
+    id: Mapped[str] = mapped_column(String, primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String, ForeignKey(_TENANT_FK))
+    name: Mapped[str] = mapped_column(String)
+    kind: Mapped[str] = mapped_column(String)
+    table_name: Mapped[str] = mapped_column(String)
+    roles: Mapped[list[str]] = mapped_column(_JSON)
+    spec: Mapped[dict[str, Any]] = mapped_column(_JSON)
+    enabled: Mapped[bool] = mapped_column(Boolean)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class AuditEntry(Base):
+    """One entry of a tenant's hash-chained audit log; rows are only ever inserted.
+
+    The unique (tenant, seq) constraint is what keeps a tenant's chain linear: two appends that
+    read the same last entry cannot both add the next one. It is also the index of every read,
+    which walks one tenant's entries in ``seq`` order.
+    """
+
+    __tablename__ = "audit_log"
+    __table_args__ = (UniqueConstraint("tenant_id", "seq"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(String, ForeignKey(_TENANT_FK))
+    seq: Mapped[int] = mapped_column(BigInteger)
+    at: Mapped[datetime] = mapped_column(UtcDateTime())
+    principal: Mapped[str] = mapped_column(String)
+    action: Mapped[str] = mapped_column(String)
+    target: Mapped[str | None] = mapped_column(String, nullable=True)
+    correlation_id: Mapped[str | None] = mapped_column(String, nullable=True)
+    details: Mapped[dict[str, Any]] = mapped_column(_JSON)
+    prev_hash: Mapped[str] = mapped_column(String)
+    hash: Mapped[str] = mapped_column(String)

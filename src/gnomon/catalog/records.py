@@ -13,8 +13,12 @@ from typing import Any, Literal
 __all__ = [
     "DEFINITION_KINDS",
     "FINISHED_RUN_STATUSES",
+    "POLICY_KINDS",
     "RUN_KINDS",
     "RUN_STATUSES",
+    "ApiKeyRecord",
+    "AuditCheck",
+    "AuditRecord",
     "ContractVersionRecord",
     "DatasetRecord",
     "DefinitionKind",
@@ -22,6 +26,9 @@ __all__ = [
     "IngestedFileRecord",
     "LeaseRecord",
     "OutboxRecord",
+    "PolicyKind",
+    "PolicyRecord",
+    "RoleRecord",
     "RollupRecord",
     "RunKind",
     "RunRecord",
@@ -29,6 +36,7 @@ __all__ = [
     "SourceRecord",
     "TableVersionRecord",
     "TenantRecord",
+    "UserRecord",
 ]
 
 RunKind = Literal["ingest", "build", "maintenance"]
@@ -41,6 +49,10 @@ FINISHED_RUN_STATUSES: tuple[RunStatus, ...] = ("succeeded", "failed", "blocked"
 DefinitionKind = Literal["semantic_model", "metric", "calendar"]
 
 DEFINITION_KINDS: tuple[DefinitionKind, ...] = ("semantic_model", "metric", "calendar")
+
+PolicyKind = Literal["row", "mask"]
+
+POLICY_KINDS: tuple[PolicyKind, ...] = ("row", "mask")
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,3 +238,131 @@ class OutboxRecord:
     data: dict[str, Any]
     published_at: datetime | None
     attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class UserRecord:
+    """A user of a tenant, as the catalog stores it.
+
+    ``name`` is the login name, unique in the tenant (e.g. ``emea@acme``). ``roles`` names
+    built-in or custom roles; what they allow is decided by governance, not here. ``attributes``
+    are the facts row policies and attribute conditions refer to (``{"region": "EMEA"}``). A
+    ``disabled`` user keeps its rows but must not be let in.
+    """
+
+    id: str
+    tenant: str
+    name: str
+    display_name: str | None
+    roles: list[str]
+    attributes: dict[str, Any]
+    disabled: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class RoleRecord:
+    """A custom role of a tenant: a named set of permissions such as ``metrics:read``."""
+
+    id: int
+    tenant: str
+    name: str
+    permissions: list[str]
+    description: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKeyRecord:
+    """An API key of a user; the key itself is never stored, only its SHA-256 ``key_hash``.
+
+    ``prefix`` is the start of the key, shown in listings so people can tell their keys apart.
+    ``roles`` limits the key to some of its user's roles; empty means all of them.
+    """
+
+    id: str
+    tenant: str
+    user_id: str
+    name: str
+    prefix: str
+    key_hash: str
+    roles: list[str]
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+
+    @property
+    def revoked(self) -> bool:
+        """Whether the key was revoked; a revoked key never works again."""
+        return self.revoked_at is not None
+
+    def usable_at(self, at: datetime) -> bool:
+        """Whether the key may authenticate at ``at``: not revoked and not expired by then.
+
+        A key expires at ``expires_at`` exactly, not a microsecond later.
+        """
+        return self.revoked_at is None and (self.expires_at is None or at < self.expires_at)
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyRecord:
+    """A row or masking policy on one lake table (``table_name`` is ``layer.name``).
+
+    ``roles`` lists whom the policy applies to, as stored; what an empty list means is decided
+    by the code that applies policies. ``spec`` holds the policy itself: ``{"predicate": …}``
+    for a row policy, ``{"column": …, "strategy": …}`` and the strategy's options for a mask.
+    """
+
+    id: str
+    tenant: str
+    name: str
+    kind: PolicyKind
+    table_name: str
+    roles: list[str]
+    spec: dict[str, Any]
+    enabled: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRecord:
+    """One entry of a tenant's audit log, chained to the entry before it.
+
+    ``seq`` numbers a tenant's entries 1, 2, 3 … without gaps. ``hash`` is
+    :func:`gnomon.catalog.audit_chain.audit_hash` of ``prev_hash`` (the previous entry's hash,
+    64 zeros for the first) and the entry's fields, so changing or removing an entry breaks the
+    chain after it.
+    """
+
+    id: int
+    tenant: str
+    seq: int
+    at: datetime
+    principal: str
+    action: str
+    target: str | None
+    correlation_id: str | None
+    details: dict[str, Any]
+    prev_hash: str
+    hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class AuditCheck:
+    """The outcome of checking a tenant's audit chain.
+
+    Attributes:
+        ok: whether every entry is intact and none is missing.
+        entries: how many entries, from the first, were found intact: all of them when ``ok``.
+        first_bad_seq: the first entry that was changed or is missing, ``None`` when ``ok``.
+        reason: what is wrong with that entry, ``None`` when ``ok``.
+    """
+
+    ok: bool
+    entries: int
+    first_bad_seq: int | None
+    reason: str | None

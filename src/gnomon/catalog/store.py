@@ -26,17 +26,22 @@ from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
 
 from gnomon.catalog.errors import CatalogNotMigrated, CatalogUnavailable
 from gnomon.catalog.repositories import (
+    AccessPolicyRepository,
+    ApiKeyRepository,
+    AuditRepository,
     ContractRepository,
     DatasetRepository,
     DefinitionRepository,
     IngestedFileRepository,
     LeaseRepository,
     OutboxRepository,
+    RoleRepository,
     RollupRepository,
     RunRepository,
     SourceRepository,
     TableVersionRepository,
     TenantRepository,
+    UserRepository,
 )
 from gnomon.clock import Clock, SystemClock
 from gnomon.context import DEFAULT_TENANT
@@ -78,20 +83,30 @@ class CatalogTransaction:
         tables: published Delta versions of the lake's physical tables (system-wide).
         leases: named exclusive leases (system-wide).
         outbox: events to publish once the transaction has committed.
+        users: users of each tenant, with their roles and attributes.
+        roles: custom roles (permission sets) of each tenant.
+        api_keys: API keys, stored as digests; found by digest across tenants.
+        policies: row-level security and masking policies per tenant and table.
+        audit: each tenant's append-only, hash-chained audit log.
     """
 
     __slots__ = (
+        "api_keys",
+        "audit",
         "contracts",
         "datasets",
         "definitions",
         "files",
         "leases",
         "outbox",
+        "policies",
+        "roles",
         "rollups",
         "runs",
         "sources",
         "tables",
         "tenants",
+        "users",
     )
 
     def __init__(self, session: Session, clock: Clock) -> None:
@@ -106,6 +121,11 @@ class CatalogTransaction:
         self.tables = TableVersionRepository(session, clock)
         self.leases = LeaseRepository(session, clock)
         self.outbox = OutboxRepository(session, clock)
+        self.users = UserRepository(session, clock)
+        self.roles = RoleRepository(session, clock)
+        self.api_keys = ApiKeyRepository(session, clock)
+        self.policies = AccessPolicyRepository(session, clock)
+        self.audit = AuditRepository(session, clock)
 
 
 class Catalog:

@@ -20,7 +20,7 @@ from gnomon.engine.scope import (
     scope_to_tenant,
     tenant_only,
 )
-from gnomon.engine.service import QueryResult, QueryService
+from gnomon.engine.service import QueryResult, QueryService, ReadHook
 from gnomon.engine.spark import SparkEngine
 
 __all__ = [
@@ -36,6 +36,7 @@ __all__ = [
     "QueryError",
     "QueryResult",
     "QueryService",
+    "ReadHook",
     "ReadOnlyViolation",
     "SparkEngine",
     "TableAccess",

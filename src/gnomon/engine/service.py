@@ -11,6 +11,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import pyarrow as pa
 from sqlglot import exp
@@ -43,6 +44,10 @@ class QueryResult:
     elapsed_s: float
 
 
+ReadHook = Callable[[RequestContext, str, dict[str, Any]], None]
+"""Called after each read with the context, the kind of read and what was read."""
+
+
 class QueryService:
     """Checks, scopes and runs queries over the published versions of lake tables.
 
@@ -53,6 +58,8 @@ class QueryService:
         max_rows: the most rows :meth:`sql` and :meth:`run` ever return.
         access: what the request's principal may see of the tables a query reads (row
             policies, masks); by default only the tenant limits reads.
+        on_read: told of every read (for the audit log): the context, ``"sql.query"`` or
+            ``"sql.stream"``, and what was read (the query as written, tables, rows).
     """
 
     def __init__(
@@ -62,6 +69,7 @@ class QueryService:
         resolve: Callable[[str, str], TableSource],
         max_rows: int = 1_000_000,
         access: AccessResolver | None = None,
+        on_read: ReadHook | None = None,
     ) -> None:
         if max_rows < 1:
             raise ConfigError(
@@ -72,6 +80,7 @@ class QueryService:
         self._resolve = resolve
         self._max_rows = max_rows
         self._access = access or tenant_only
+        self._on_read = on_read
 
     def sql(self, text: str, *, ctx: RequestContext, limit: int | None = None) -> QueryResult:
         """Run SQL text from a user, scoped to the request's tenant.
@@ -116,6 +125,16 @@ class QueryService:
             elapsed,
             extra={"tenant": ctx.tenant, "correlation_id": ctx.correlation_id, "sql": sql},
         )
+        if self._on_read is not None:
+            self._on_read(
+                ctx,
+                "sql.query",
+                {
+                    "sql": tree.sql(dialect="duckdb"),
+                    "tables": sorted(tables),
+                    "rows": table.num_rows,
+                },
+            )
         return QueryResult(table=table, truncated=truncated, sql=sql, elapsed_s=elapsed)
 
     def stream(
@@ -134,6 +153,10 @@ class QueryService:
             "query streams",
             extra={"tenant": ctx.tenant, "correlation_id": ctx.correlation_id},
         )
+        if self._on_read is not None:
+            self._on_read(
+                ctx, "sql.stream", {"sql": tree.sql(dialect="duckdb"), "tables": sorted(tables)}
+            )
         return self._engine.stream(scoped, tables=tables, batch_rows=batch_rows)
 
     def explain(self, text: str, *, ctx: RequestContext) -> str:

@@ -25,6 +25,7 @@ from gnomon.engine import (
     Access,
     AccessResolver,
     Engine,
+    ReadHook,
     TableSource,
     apply_access,
     tenant_only,
@@ -117,7 +118,9 @@ class SemanticService:
         clock: Clock | None = None,
         access: AccessResolver | None = None,
         policy_stamp: Callable[[RequestContext], Hashable] | None = None,
+        on_read: ReadHook | None = None,
     ) -> None:
+        self._on_read = on_read
         self._access = access or tenant_only
         self._policy_stamp = policy_stamp
         self._clock: Clock = clock or SystemClock()
@@ -320,6 +323,7 @@ class SemanticService:
         if self._cache is not None:
             hit = self._cache.get(key, self._published_version)
             if hit is not None:
+                self._audit(ctx, query, hit.table.num_rows, engine_name, cached=True)
                 return replace(hit, cached=True, elapsed_s=time.perf_counter() - started)
         runner = self._engine(engine_name)
         layer = self.layer(ctx=ctx, records=records)
@@ -344,7 +348,29 @@ class SemanticService:
         )
         if self._cache is not None and sources:
             self._cache.put(key, result, sources)
+        self._audit(ctx, query, table.num_rows, engine_name, cached=False)
         return result
+
+    def _audit(
+        self, ctx: RequestContext, query: MetricQuery, rows: int, engine: str, *, cached: bool
+    ) -> None:
+        if self._on_read is None:
+            return
+        self._on_read(
+            ctx,
+            "metrics.query",
+            {
+                "metrics": list(query.metrics),
+                "by": list(query.by),
+                "grain": query.grain,
+                "start": None if query.start is None else query.start.isoformat(),
+                "end": None if query.end is None else query.end.isoformat(),
+                "where": query.where,
+                "rows": rows,
+                "engine": engine,
+                "cached": cached,
+            },
+        )
 
     def _published_version(self, table: str) -> int | None:
         try:

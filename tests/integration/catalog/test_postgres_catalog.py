@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, text
 
-from gnomon.catalog import Catalog
+from gnomon.catalog import GENESIS_HASH, Catalog
 from gnomon.errors import Conflict
 from tests.unit.catalog.catalog_suite import CatalogSuite, wait_until
 
@@ -90,3 +90,115 @@ class TestPostgresCatalog(CatalogSuite):
         with catalog.transaction() as tx:
             history = tx.definitions.history(tenant="acme", kind="metric", name="revenue")
         assert history == [first]
+
+    def test_audit_append_waits_for_an_uncommitted_append_and_chains_after_it(
+        self, catalog_url: str, catalog: Catalog
+    ) -> None:
+        # Without the tenant's log lock both appends would read "no entry yet" and the second
+        # would conflict; with it, the second waits and then appends entry 2.
+        racer = Catalog(catalog_url)
+        outcome: dict[str, Any] = {}
+
+        def append_second() -> None:
+            try:
+                with racer.transaction() as tx:
+                    outcome["entry"] = tx.audit.append(
+                        tenant="acme", principal="second", action="sql.query"
+                    )
+            except BaseException as exc:  # noqa: BLE001 - reported by the assertions below
+                outcome["error"] = exc
+
+        thread = threading.Thread(target=append_second)
+        try:
+            with catalog.transaction() as tx:
+                first = tx.audit.append(tenant="acme", principal="first", action="sql.query")
+                # Another tenant's log is not held up by acme's.
+                assert tx.audit.list(tenant="globex") == []
+                thread.start()
+                assert wait_until(lambda: _sessions_waiting_on_a_lock(catalog_url) > 0)
+        finally:
+            if thread.ident is not None:  # started
+                thread.join()
+            racer.dispose()
+        assert "error" not in outcome, outcome.get("error")
+        second = outcome["entry"]
+        assert (first.seq, second.seq) == (1, 2)
+        assert second.prev_hash == first.hash
+        with catalog.transaction() as tx:
+            assert tx.audit.verify(tenant="acme").ok
+
+    def test_audit_append_racing_an_entry_written_past_the_lock_conflicts(
+        self, catalog_url: str, catalog: Catalog
+    ) -> None:
+        # An entry inserted without the log lock (by hand, or by a bug) takes seq 1 first: the
+        # unique (tenant, seq) constraint turns the append into a Conflict, never a fork.
+        outcome: dict[str, Any] = {}
+
+        def append() -> None:
+            try:
+                with catalog.transaction() as tx:
+                    try:
+                        tx.audit.append(tenant="acme", principal="p", action="sql.query")
+                    except Conflict as exc:
+                        outcome["conflict"] = exc
+                        # The conflict did not abort the transaction: it can still read.
+                        outcome["seen"] = tx.audit.list(tenant="acme")
+            except BaseException as exc:  # noqa: BLE001 - reported by the assertions below
+                outcome["error"] = exc
+
+        engine = create_engine(catalog_url)
+        thread = threading.Thread(target=append)
+        try:
+            with engine.begin() as connection:
+                connection.execute(
+                    text(
+                        "INSERT INTO audit_log (tenant_id, seq, at, principal, action, details,"
+                        " prev_hash, hash) VALUES ('acme', 1, now(), 'intruder', 'x', '{}',"
+                        " :genesis, :genesis)"
+                    ),
+                    {"genesis": GENESIS_HASH},
+                )
+                thread.start()
+                assert wait_until(lambda: _sessions_waiting_on_a_lock(catalog_url) > 0)
+        finally:
+            if thread.ident is not None:  # started
+                thread.join()
+            engine.dispose()
+        assert "error" not in outcome, outcome.get("error")
+        conflict = outcome["conflict"]
+        assert isinstance(conflict, Conflict)
+        assert conflict.message == (
+            "Audit entry 1 of tenant 'acme' was written by another transaction at the same time."
+        )
+        assert conflict.hint is not None
+        assert conflict.hint.startswith("Retry")
+        assert conflict.details == {"tenant": "acme", "seq": 1}
+        assert [e.principal for e in outcome["seen"]] == ["intruder"]
+
+    def test_user_pages_follow_plain_string_order_under_a_language_collation(
+        self, catalog_url: str, catalog: Catalog
+    ) -> None:
+        # A language collation sorts "alice" before "Bob"; pagination must not follow it, or a
+        # page boundary taken from one order would skip or repeat users in the other.
+        engine = create_engine(catalog_url)
+        try:
+            with engine.begin() as connection:
+                connection.execute(
+                    text('ALTER TABLE users ALTER COLUMN name TYPE varchar COLLATE "en-US-x-icu"')
+                )
+                connection.execute(
+                    text('ALTER TABLE roles ALTER COLUMN name TYPE varchar COLLATE "en-US-x-icu"')
+                )
+        finally:
+            engine.dispose()
+        names = ["bob", "Zoe", "alice", "Bob", "émile", "Eve"]
+        with catalog.transaction() as tx:
+            for name in names:
+                tx.users.create(tenant="acme", name=name, roles=[])
+                tx.roles.put(tenant="acme", name=name, permissions=[])
+        with catalog.transaction() as tx:
+            first = tx.users.list(tenant="acme", limit=3)
+            rest = tx.users.list(tenant="acme", after=first[-1].name)
+            roles = [r.name for r in tx.roles.list(tenant="acme")]
+        assert [u.name for u in first + rest] == sorted(names)
+        assert roles == sorted(names)

@@ -60,7 +60,7 @@ def test_reingesting_the_same_file_adds_nothing(project: Path) -> None:
 def test_silver_holds_the_contract_columns_and_lineage_but_not_bronze_internals(
     project: Path,
 ) -> None:
-    write_csv(project / "data" / "a.csv", order_rows(0, 10) + [["O9", "bad", "EMEA", "1", "1"]])
+    write_csv(project / "data" / "a.csv", [*order_rows(0, 10), ["O9", "bad", "EMEA", "1", "1"]])
     ingest(project)
     with Gnomon.open(project) as app:
         silver = set(app.snapshot("silver", "orders").schema.names)

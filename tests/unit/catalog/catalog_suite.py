@@ -6,6 +6,7 @@ tests/integration/catalog.
 """
 
 import dataclasses
+import hashlib
 import re
 import socket
 import subprocess
@@ -21,21 +22,28 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import create_engine, inspect
+from sqlalchemy import create_engine, inspect, text
 
 from gnomon.catalog import (
     DELETED_FINGERPRINT,
+    GENESIS_HASH,
+    AuditCheck,
+    AuditRecord,
+    AuditRepository,
     Catalog,
     DatasetNotFound,
     LeaseHeld,
     RunNotFound,
     SourceNotFound,
     TenantNotFound,
+    UserNotFound,
+    audit_hash,
     hold_lease,
     owner_is_dead,
     process_owner,
 )
 from gnomon.catalog.models import Base
+from gnomon.catalog.repositories import audit as audit_repository
 from gnomon.catalog.store import MIGRATIONS_DIR
 from gnomon.clock import FixedClock
 from gnomon.errors import Conflict, InternalError, InvalidInput, NotFound
@@ -66,6 +74,80 @@ def rollup(**overrides: Any) -> dict[str, Any]:
         "spec": ROLLUP_SPEC,
     }
     return arguments | overrides
+
+
+def digest(key: str) -> str:
+    """What a caller stores for an API key: the SHA-256 hex digest of the key."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def api_key(**overrides: Any) -> dict[str, Any]:
+    """Arguments of ``tx.api_keys.add`` for an acme key (``user_id`` must be overridden)."""
+    arguments: dict[str, Any] = {
+        "tenant": "acme",
+        "user_id": "set-by-the-test",
+        "name": "ci-export",
+        "prefix": "gk_secre",
+        "key_hash": digest("gk_secret"),
+        "roles": [],
+    }
+    return arguments | overrides
+
+
+def policy(**overrides: Any) -> dict[str, Any]:
+    """Arguments of ``tx.policies.put`` for acme's row policy on silver.orders."""
+    arguments: dict[str, Any] = {
+        "tenant": "acme",
+        "name": "orders_by_region",
+        "kind": "row",
+        "table_name": "silver.orders",
+        "roles": ["analyst"],
+        "spec": {"predicate": "region = {{ user.region }}"},
+    }
+    return arguments | overrides
+
+
+def hashed_fields(entry: AuditRecord) -> dict[str, Any]:
+    """The fields of an audit entry its hash covers."""
+    return {
+        "tenant": entry.tenant,
+        "seq": entry.seq,
+        "at": entry.at,
+        "principal": entry.principal,
+        "action": entry.action,
+        "target": entry.target,
+        "correlation_id": entry.correlation_id,
+        "details": entry.details,
+    }
+
+
+def append_audit_entries(catalog: Catalog, clock: FixedClock, *, count: int) -> list[AuditRecord]:
+    """Append ``count`` varied entries to acme's audit log, a second apart."""
+    entries = []
+    with catalog.transaction() as tx:
+        for index in range(count):
+            clock.advance(timedelta(seconds=1))
+            entries.append(
+                tx.audit.append(
+                    tenant="acme",
+                    principal=f"user:{index % 3}",
+                    action="sql.query" if index % 2 else "metrics.query",
+                    target=f"silver.t{index}" if index % 4 else None,
+                    correlation_id=f"req-{index}",
+                    details={"rows": index, "sql": f"select {index}"},
+                )
+            )
+    return entries
+
+
+def execute_sql(url: str, sql: str, **params: Any) -> None:
+    """Run one statement behind the catalog's back, as someone with database access could."""
+    engine = create_engine(url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(text(sql), params)
+    finally:
+        engine.dispose()
 
 
 def wait_until(condition: Callable[[], bool], *, within: float = 30.0) -> bool:
@@ -826,6 +908,838 @@ class CatalogSuite:
             finally:
                 upgraded.dispose()
             with engine.connect() as connection:
+                context = MigrationContext.configure(connection, opts={"compare_type": True})
+                assert compare_metadata(context, Base.metadata) == []
+        finally:
+            engine.dispose()
+
+    # ------------------------------------------------------------------ users
+
+    def test_user_create_get_and_by_name(self, catalog: Catalog) -> None:
+        with catalog.transaction() as tx:
+            created = tx.users.create(
+                tenant="acme",
+                name="emea@acme",
+                roles=["analyst"],
+                attributes={"region": "EMEA", "department": "sales"},
+                display_name="EMEA analyst",
+            )
+            plain = tx.users.create(tenant="acme", name="admin@acme", roles=["admin"])
+        with catalog.transaction() as tx:
+            found = tx.users.get(tenant="acme", user_id=created.id)
+            named = tx.users.by_name(tenant="acme", name="emea@acme")
+            assert tx.users.get(tenant="acme", user_id="0" * 32) is None
+            assert tx.users.by_name(tenant="acme", name="nobody@acme") is None
+        assert re.fullmatch(r"[0-9a-f]{32}", created.id)
+        assert created.id != plain.id
+        assert (created.tenant, created.name, created.display_name) == (
+            "acme",
+            "emea@acme",
+            "EMEA analyst",
+        )
+        assert created.roles == ["analyst"]
+        assert created.attributes == {"region": "EMEA", "department": "sales"}
+        assert not created.disabled
+        assert created.created_at == created.updated_at == START
+        assert found == named == created
+        assert (plain.display_name, plain.attributes, plain.roles) == (None, {}, ["admin"])
+
+    def test_user_names_are_unique_per_tenant(self, catalog: Catalog) -> None:
+        with catalog.transaction() as tx:
+            first = tx.users.create(tenant="acme", name="emea@acme", roles=["analyst"])
+            with pytest.raises(Conflict, match="already has a user of that name") as caught:
+                tx.users.create(tenant="acme", name="emea@acme", roles=["admin"])
+            assert caught.value.hint is not None
+            # The failed create changed nothing and left the transaction usable.
+            assert tx.users.list(tenant="acme") == [first]
+            other = tx.users.create(tenant="globex", name="emea@acme", roles=["viewer"])
+        assert other.id != first.id
+        assert (other.tenant, other.roles) == ("globex", ["viewer"])
+
+    def test_users_list_pages_by_name_as_plain_strings(self, catalog: Catalog) -> None:
+        names = ["bob", "Zoe", "alice", "émile", "carol", "Adam", "dave"]
+        with catalog.transaction() as tx:
+            assert tx.users.list(tenant="acme") == []
+            for name in names:
+                tx.users.create(tenant="acme", name=name, roles=[])
+            tx.users.create(tenant="globex", name="aaron", roles=[])
+        pages: list[list[str]] = []
+        after: str | None = None
+        with catalog.transaction() as tx:
+            while True:
+                page = tx.users.list(tenant="acme", after=after, limit=3)
+                pages.append([u.name for u in page])
+                if len(page) < 3:
+                    break
+                after = page[-1].name
+            everyone = [u.name for u in tx.users.list(tenant="acme")]
+            with pytest.raises(InvalidInput, match="limit must be at least 1"):
+                tx.users.list(tenant="acme", limit=0)
+        assert pages == [["Adam", "Zoe", "alice"], ["bob", "carol", "dave"], ["émile"]]
+        assert everyone == sorted(names)
+
+    def test_user_update_replaces_given_fields_only(
+        self, catalog: Catalog, clock: FixedClock
+    ) -> None:
+        with catalog.transaction() as tx:
+            user = tx.users.create(
+                tenant="acme",
+                name="emea@acme",
+                roles=["analyst", "viewer"],
+                attributes={"region": "EMEA", "department": "sales"},
+                display_name="EMEA",
+            )
+        later = clock.advance(timedelta(minutes=5))
+        with catalog.transaction() as tx:
+            updated = tx.users.update(
+                tenant="acme",
+                user_id=user.id,
+                roles=["viewer"],
+                attributes={"region": "APAC"},
+                disabled=True,
+            )
+        clock.advance(timedelta(minutes=5))
+        with catalog.transaction() as tx:
+            unchanged = tx.users.update(
+                tenant="acme", user_id=user.id, roles=["viewer"], disabled=True
+            )
+            renamed = tx.users.update(tenant="acme", user_id=user.id, display_name="APAC")
+            stored = tx.users.get(tenant="acme", user_id=user.id)
+        assert updated.roles == ["viewer"]
+        # Attributes are replaced whole, not merged.
+        assert updated.attributes == {"region": "APAC"}
+        assert updated.disabled
+        assert (updated.display_name, updated.name, updated.created_at) == (
+            "EMEA",
+            "emea@acme",
+            START,
+        )
+        assert updated.updated_at == later
+        assert unchanged == updated
+        assert renamed.display_name == "APAC"
+        assert renamed.updated_at == clock.now()
+        assert stored == renamed
+
+    def test_user_update_and_delete_of_unknown_users(self, catalog: Catalog) -> None:
+        with catalog.transaction() as tx:
+            with pytest.raises(UserNotFound, match="Unknown user 'nobody'") as caught:
+                tx.users.update(tenant="acme", user_id="nobody", disabled=True)
+            assert isinstance(caught.value, NotFound)
+            assert caught.value.hint is not None
+            assert not tx.users.delete(tenant="acme", user_id="nobody")
+
+    def test_user_delete_removes_the_users_api_keys(self, catalog: Catalog) -> None:
+        with catalog.transaction() as tx:
+            gone = tx.users.create(tenant="acme", name="gone@acme", roles=["viewer"])
+            kept = tx.users.create(tenant="acme", name="kept@acme", roles=["viewer"])
+            tx.api_keys.add(**api_key(user_id=gone.id, key_hash=digest("gone")))
+            kept_key = tx.api_keys.add(**api_key(user_id=kept.id, key_hash=digest("kept")))
+        with catalog.transaction() as tx:
+            assert tx.users.delete(tenant="acme", user_id=gone.id)
+            assert not tx.users.delete(tenant="acme", user_id=gone.id)
+        with catalog.transaction() as tx:
+            assert tx.users.get(tenant="acme", user_id=gone.id) is None
+            assert tx.api_keys.by_hash(digest("gone")) is None
+            assert tx.api_keys.list(tenant="acme") == [kept_key]
+            assert [u.name for u in tx.users.list(tenant="acme")] == ["kept@acme"]
+
+    def test_tenants_never_see_each_others_users(self, catalog: Catalog) -> None:
+        with catalog.transaction() as tx:
+            acme = tx.users.create(
+                tenant="acme", name="emea@acme", roles=["analyst"], attributes={"region": "EMEA"}
+            )
+        with catalog.transaction() as tx:
+            assert tx.users.get(tenant="globex", user_id=acme.id) is None
+            assert tx.users.by_name(tenant="globex", name="emea@acme") is None
+            assert tx.users.list(tenant="globex") == []
+            with pytest.raises(UserNotFound) as caught:
+                tx.users.update(tenant="globex", user_id=acme.id, roles=["admin"])
+            assert not tx.users.delete(tenant="globex", user_id=acme.id)
+            with pytest.raises(UserNotFound):
+                tx.api_keys.add(**api_key(tenant="globex", user_id=acme.id))
+            assert tx.users.get(tenant="acme", user_id=acme.id) == acme
+        # Another tenant's id is reported exactly like an id that never existed.
+        with catalog.transaction() as tx, pytest.raises(UserNotFound) as missing:
+            tx.users.update(tenant="globex", user_id="never", roles=["admin"])
+        assert caught.value.message == missing.value.message.replace("never", acme.id)
+        assert caught.value.hint == missing.value.hint
+
+    @pytest.mark.parametrize(
+        ("override", "expected"),
+        [
+            ({"name": ""}, "Invalid user name ''"),
+            ({"name": " emea@acme"}, "Invalid user name ' emea@acme'"),
+            ({"name": "emea\n@acme"}, "Invalid user name"),
+            ({"roles": "analyst"}, "Invalid roles: expected a list of names"),
+            ({"roles": ["analyst", ""]}, "Invalid name in roles ''"),
+            ({"roles": [7]}, "Invalid name in roles 7"),
+            ({"attributes": ["region"]}, "Invalid attributes"),
+            ({"attributes": {"score": float("nan")}}, "Invalid attributes"),
+            ({"attributes": {1: "x"}}, "Invalid attributes"),
+            ({"attributes": {"since": START}}, "Invalid attributes"),
+            ({"display_name": ""}, "Invalid display name ''"),
+        ],
+    )
+    def test_user_input_is_checked(
+        self, catalog: Catalog, override: dict[str, Any], expected: str
+    ) -> None:
+        arguments: dict[str, Any] = {"tenant": "acme", "name": "emea@acme", "roles": ["analyst"]}
+        with catalog.transaction() as tx:
+            with pytest.raises(InvalidInput, match=re.escape(expected)) as caught:
+                tx.users.create(**(arguments | override))
+            assert caught.value.hint is not None
+            assert tx.users.list(tenant="acme") == []
+            user = tx.users.create(**arguments)
+            update = {k: v for k, v in override.items() if k != "name"}
+            if update:
+                with pytest.raises(InvalidInput, match=re.escape(expected)):
+                    tx.users.update(tenant="acme", user_id=user.id, **update)
+                assert tx.users.get(tenant="acme", user_id=user.id) == user
+
+    def test_user_update_refuses_a_disabled_flag_that_is_not_a_bool(self, catalog: Catalog) -> None:
+        with catalog.transaction() as tx:
+            user = tx.users.create(tenant="acme", name="emea@acme", roles=[])
+            with pytest.raises(InvalidInput, match="Invalid disabled flag 'yes'"):
+                tx.users.update(tenant="acme", user_id=user.id, disabled="yes")  # type: ignore[arg-type]
+
+    def test_user_of_an_unknown_tenant_is_refused(self, catalog: Catalog) -> None:
+        with catalog.transaction() as tx:
+            with pytest.raises(TenantNotFound, match="initech"):
+                tx.users.create(tenant="initech", name="a@initech", roles=[])
+            assert tx.users.list(tenant="initech") == []
+
+    def test_user_attributes_are_detached_from_input_and_output(self, catalog: Catalog) -> None:
+        attributes: dict[str, Any] = {"regions": ["EMEA"]}
+        roles = ["analyst"]
+        with catalog.transaction() as tx:
+            user = tx.users.create(
+                tenant="acme", name="emea@acme", roles=roles, attributes=attributes
+            )
+            attributes["regions"].append("APAC")
+            roles.append("admin")
+            user.attributes["regions"].clear()
+            user.roles.clear()
+        with catalog.transaction() as tx:
+            stored = tx.users.get(tenant="acme", user_id=user.id)
+        assert stored is not None
+        assert (stored.attributes, stored.roles) == ({"regions": ["EMEA"]}, ["analyst"])
+
+    # ------------------------------------------------------------------ roles
+
+    def test_role_put_creates_then_replaces(self, catalog: Catalog, clock: FixedClock) -> None:
+        with catalog.transaction() as tx:
+            assert tx.roles.get(tenant="acme", name="regional") is None
+            first = tx.roles.put(
+                tenant="acme", name="regional", permissions=["metrics:read"], description="d"
+            )
+        later = clock.advance(timedelta(minutes=1))
+        with catalog.transaction() as tx:
+            same = tx.roles.put(
+                tenant="acme", name="regional", permissions=["metrics:read"], description="d"
+            )
+            second = tx.roles.put(
+                tenant="acme", name="regional", permissions=["metrics:read", "sql:run"]
+            )
+            found = tx.roles.get(tenant="acme", name="regional")
+        assert (first.tenant, first.name, first.permissions, first.description) == (
+            "acme",
+            "regional",
+            ["metrics:read"],
+            "d",
+        )
+        assert first.created_at == first.updated_at == START
+        assert same == first
+        assert second.id == first.id
+        assert (second.permissions, second.description) == (["metrics:read", "sql:run"], None)
+        assert (second.created_at, second.updated_at) == (START, later)
+        assert found == second
+
+    def test_roles_list_and_delete(self, catalog: Catalog) -> None:
+        with catalog.transaction() as tx:
+            assert tx.roles.list(tenant="acme") == []
+            for name in ("ops", "Finance", "analyst_emea"):
+                tx.roles.put(tenant="acme", name=name, permissions=[])
+        with catalog.transaction() as tx:
+            assert [r.name for r in tx.roles.list(tenant="acme")] == [
+                "Finance",
+                "analyst_emea",
+                "ops",
+            ]
+            assert tx.roles.delete(tenant="acme", name="ops")
+            assert not tx.roles.delete(tenant="acme", name="ops")
+            assert tx.roles.get(tenant="acme", name="ops") is None
+            assert [r.name for r in tx.roles.list(tenant="acme")] == ["Finance", "analyst_emea"]
+
+    def test_tenants_never_see_each_others_roles(self, catalog: Catalog) -> None:
+        with catalog.transaction() as tx:
+            acme = tx.roles.put(tenant="acme", name="regional", permissions=["metrics:read"])
+        with catalog.transaction() as tx:
+            assert tx.roles.get(tenant="globex", name="regional") is None
+            assert tx.roles.list(tenant="globex") == []
+            assert not tx.roles.delete(tenant="globex", name="regional")
+            globex = tx.roles.put(tenant="globex", name="regional", permissions=["sql:run"])
+            assert tx.roles.get(tenant="acme", name="regional") == acme
+        assert globex.id != acme.id
+        assert globex.permissions == ["sql:run"]
+
+    def test_role_input_is_checked(self, catalog: Catalog) -> None:
+        with catalog.transaction() as tx:
+            with pytest.raises(InvalidInput, match="Invalid role name ''"):
+                tx.roles.put(tenant="acme", name="", permissions=[])
+            with pytest.raises(InvalidInput, match="Invalid name in permissions ''"):
+                tx.roles.put(tenant="acme", name="r", permissions=["metrics:read", ""])
+            with pytest.raises(InvalidInput, match="Invalid permissions: expected a list"):
+                tx.roles.put(tenant="acme", name="r", permissions="metrics:read")  # type: ignore[arg-type]
+            with pytest.raises(TenantNotFound):
+                tx.roles.put(tenant="initech", name="r", permissions=[])
+            assert tx.roles.list(tenant="acme") == []
+
+    # ------------------------------------------------------------------ api keys
+
+    def test_api_key_add_get_list_and_by_hash(self, catalog: Catalog, clock: FixedClock) -> None:
+        with catalog.transaction() as tx:
+            user = tx.users.create(tenant="acme", name="emea@acme", roles=["analyst"])
+            other = tx.users.create(tenant="acme", name="ops@acme", roles=["viewer"])
+            key = tx.api_keys.add(
+                **api_key(user_id=user.id, roles=["viewer"], expires_at=START + timedelta(days=30))
+            )
+            clock.advance(timedelta(seconds=1))
+            second = tx.api_keys.add(**api_key(user_id=other.id, key_hash=digest("second")))
+        with catalog.transaction() as tx:
+            found = tx.api_keys.get(tenant="acme", key_id=key.id)
+            by_hash = tx.api_keys.by_hash(digest("gk_secret"))
+            listed = tx.api_keys.list(tenant="acme")
+            of_user = tx.api_keys.list(tenant="acme", user_id=user.id)
+            assert tx.api_keys.get(tenant="acme", key_id="nope") is None
+            assert tx.api_keys.by_hash(digest("never issued")) is None
+        assert re.fullmatch(r"[0-9a-f]{32}", key.id)
+        assert (key.tenant, key.user_id, key.name, key.prefix) == (
+            "acme",
+            user.id,
+            "ci-export",
+            "gk_secre",
+        )
+        assert key.key_hash == digest("gk_secret")
+        assert key.roles == ["viewer"]
+        assert (key.created_at, key.expires_at) == (START, START + timedelta(days=30))
+        assert (key.revoked_at, key.last_used_at) == (None, None)
+        assert not key.revoked
+        assert found == by_hash == key
+        assert second.roles == []
+        assert second.expires_at is None
+        assert [k.id for k in listed] == [key.id, second.id]
+        assert of_user == [key]
+
+    def test_api_key_by_hash_finds_keys_of_every_tenant(self, catalog: Catalog) -> None:
+        with catalog.transaction() as tx:
+            acme = tx.users.create(tenant="acme", name="admin", roles=["admin"])
+            globex = tx.users.create(tenant="globex", name="admin", roles=["admin"])
+            acme_key = tx.api_keys.add(**api_key(user_id=acme.id, key_hash=digest("a")))
+            globex_key = tx.api_keys.add(
+                **api_key(tenant="globex", user_id=globex.id, key_hash=digest("g"))
+            )
+        with catalog.transaction() as tx:
+            found_acme = tx.api_keys.by_hash(digest("a"))
+            found_globex = tx.api_keys.by_hash(digest("g"))
+            # Every other lookup stays within its tenant.
+            assert tx.api_keys.get(tenant="globex", key_id=acme_key.id) is None
+            assert tx.api_keys.get(tenant="acme", key_id=globex_key.id) is None
+            assert tx.api_keys.list(tenant="globex") == [globex_key]
+            assert tx.api_keys.list(tenant="globex", user_id=acme.id) == []
+        assert found_acme == acme_key
+        assert found_globex == globex_key
+        assert (found_acme.tenant, found_globex.tenant) == ("acme", "globex")
+
+    def test_api_key_revoke_once_and_only_in_its_tenant(
+        self, catalog: Catalog, clock: FixedClock
+    ) -> None:
+        with catalog.transaction() as tx:
+            user = tx.users.create(tenant="acme", name="emea@acme", roles=["analyst"])
+            key = tx.api_keys.add(**api_key(user_id=user.id))
+        revoked_at = clock.advance(timedelta(hours=1))
+        with catalog.transaction() as tx:
+            assert tx.api_keys.revoke(tenant="globex", key_id=key.id) is None
+            assert tx.api_keys.get(tenant="acme", key_id=key.id) == key
+            revoked = tx.api_keys.revoke(tenant="acme", key_id=key.id)
+            assert tx.api_keys.revoke(tenant="acme", key_id="nope") is None
+        clock.advance(timedelta(hours=1))
+        with catalog.transaction() as tx:
+            again = tx.api_keys.revoke(tenant="acme", key_id=key.id)
+            by_hash = tx.api_keys.by_hash(key.key_hash)
+        assert revoked is not None
+        assert revoked.revoked_at == revoked_at
+        assert revoked.revoked
+        assert not revoked.usable_at(revoked_at)
+        assert key.usable_at(revoked_at)
+        assert again == revoked
+        # Authentication still finds a revoked key, and can tell why it is refused.
+        assert by_hash == revoked
+
+    def test_api_key_expiry(self, catalog: Catalog) -> None:
+        expires = START + timedelta(days=1)
+        with catalog.transaction() as tx:
+            user = tx.users.create(tenant="acme", name="emea@acme", roles=[])
+            key = tx.api_keys.add(**api_key(user_id=user.id, expires_at=expires))
+            forever = tx.api_keys.add(**api_key(user_id=user.id, key_hash=digest("forever")))
+            for past in (START, START - timedelta(seconds=1)):
+                with pytest.raises(InvalidInput, match="is not in the future"):
+                    tx.api_keys.add(
+                        **api_key(user_id=user.id, key_hash=digest("x"), expires_at=past)
+                    )
+            with pytest.raises(InvalidInput, match="must be timezone-aware"):
+                tx.api_keys.add(
+                    **api_key(
+                        user_id=user.id,
+                        key_hash=digest("x"),
+                        expires_at=expires.replace(tzinfo=None),
+                    )
+                )
+            assert len(tx.api_keys.list(tenant="acme")) == 2
+        assert key.expires_at == expires
+        assert key.usable_at(expires - timedelta(microseconds=1))
+        assert not key.usable_at(expires)
+        assert forever.usable_at(START + timedelta(days=10_000))
+
+    def test_api_key_touch_moves_last_used_forward_only(self, catalog: Catalog) -> None:
+        with catalog.transaction() as tx:
+            user = tx.users.create(tenant="acme", name="emea@acme", roles=[])
+            key = tx.api_keys.add(**api_key(user_id=user.id))
+            other = tx.api_keys.add(**api_key(user_id=user.id, key_hash=digest("other")))
+        first_use = START + timedelta(minutes=3)
+        with catalog.transaction() as tx:
+            tx.api_keys.touch(key.id, at=first_use)
+            tx.api_keys.touch(key.id, at=first_use - timedelta(minutes=1))
+            tx.api_keys.touch("no such key", at=first_use)
+        with catalog.transaction() as tx:
+            touched = tx.api_keys.get(tenant="acme", key_id=key.id)
+            untouched = tx.api_keys.get(tenant="acme", key_id=other.id)
+            tx.api_keys.touch(key.id, at=first_use + timedelta(minutes=1))
+            moved = tx.api_keys.get(tenant="acme", key_id=key.id)
+            with pytest.raises(InvalidInput, match="must be timezone-aware"):
+                tx.api_keys.touch(key.id, at=first_use.replace(tzinfo=None))
+        assert touched is not None
+        assert touched.last_used_at == first_use
+        assert untouched == other
+        assert moved is not None
+        assert moved.last_used_at == first_use + timedelta(minutes=1)
+
+    @pytest.mark.parametrize(
+        ("override", "expected"),
+        [
+            ({"key_hash": "gk_secret_key_itself"}, "Invalid key_hash"),
+            ({"key_hash": digest("x").upper()}, "Invalid key_hash"),
+            ({"key_hash": digest("x")[:63]}, "Invalid key_hash"),
+            ({"prefix": ""}, "Invalid key prefix ''"),
+            ({"prefix": "x" * 17}, "Invalid key prefix"),
+            ({"name": ""}, "Invalid key name ''"),
+            ({"roles": [""]}, "Invalid name in roles ''"),
+        ],
+    )
+    def test_api_key_input_is_checked(
+        self, catalog: Catalog, override: dict[str, Any], expected: str
+    ) -> None:
+        with catalog.transaction() as tx:
+            user = tx.users.create(tenant="acme", name="emea@acme", roles=[])
+            with pytest.raises(InvalidInput, match=re.escape(expected)) as caught:
+                tx.api_keys.add(**api_key(user_id=user.id, **override))
+            assert caught.value.hint is not None
+            assert tx.api_keys.list(tenant="acme") == []
+
+    def test_api_key_digest_is_unique_across_tenants(self, catalog: Catalog) -> None:
+        with catalog.transaction() as tx:
+            acme = tx.users.create(tenant="acme", name="u", roles=[])
+            globex = tx.users.create(tenant="globex", name="u", roles=[])
+            first = tx.api_keys.add(**api_key(user_id=acme.id))
+            with pytest.raises(Conflict, match="same digest exists") as caught:
+                tx.api_keys.add(**api_key(tenant="globex", user_id=globex.id))
+            assert caught.value.hint is not None
+            assert tx.api_keys.list(tenant="globex") == []
+            assert tx.api_keys.by_hash(first.key_hash) == first
+
+    # ------------------------------------------------------------------ access policies
+
+    def test_policy_put_get_and_replace(self, catalog: Catalog, clock: FixedClock) -> None:
+        with catalog.transaction() as tx:
+            assert tx.policies.get(tenant="acme", name="orders_by_region") is None
+            row = tx.policies.put(**policy())
+            mask = tx.policies.put(
+                **policy(
+                    name="mask_customer",
+                    kind="mask",
+                    roles=[],
+                    spec={"column": "customer_id", "strategy": "partial", "keep_last": 4},
+                    enabled=False,
+                )
+            )
+        later = clock.advance(timedelta(minutes=2))
+        with catalog.transaction() as tx:
+            same = tx.policies.put(**policy())
+            changed = tx.policies.put(**policy(spec={"predicate": "region = 'EMEA'"}))
+            found = tx.policies.get(tenant="acme", name="orders_by_region")
+        assert re.fullmatch(r"[0-9a-f]{32}", row.id)
+        assert (row.tenant, row.name, row.kind, row.table_name) == (
+            "acme",
+            "orders_by_region",
+            "row",
+            "silver.orders",
+        )
+        assert row.roles == ["analyst"]
+        assert row.spec == {"predicate": "region = {{ user.region }}"}
+        assert row.enabled
+        assert row.created_at == row.updated_at == START
+        assert (mask.kind, mask.roles, mask.enabled) == ("mask", [], False)
+        assert mask.spec == {"column": "customer_id", "strategy": "partial", "keep_last": 4}
+        assert same == row
+        assert changed.id == row.id
+        assert changed.spec == {"predicate": "region = 'EMEA'"}
+        assert (changed.created_at, changed.updated_at) == (START, later)
+        assert found == changed
+
+    def test_policies_list_filters_and_delete(self, catalog: Catalog) -> None:
+        mask_spec = {"column": "email", "strategy": "hash"}
+        with catalog.transaction() as tx:
+            assert tx.policies.list(tenant="acme") == []
+            tx.policies.put(**policy(name="orders_rls"))
+            tx.policies.put(**policy(name="Orders_mask", kind="mask", spec=mask_spec))
+            tx.policies.put(**policy(name="customers_rls", table_name="silver.customers"))
+        with catalog.transaction() as tx:
+            names = [p.name for p in tx.policies.list(tenant="acme")]
+            of_orders = [
+                p.name for p in tx.policies.list(tenant="acme", table_name="silver.orders")
+            ]
+            rows = [p.name for p in tx.policies.list(tenant="acme", kind="row")]
+            masks = [
+                p.name
+                for p in tx.policies.list(tenant="acme", table_name="silver.orders", kind="mask")
+            ]
+            with pytest.raises(InvalidInput, match="Unknown policy kind 'column'"):
+                tx.policies.list(tenant="acme", kind="column")
+            assert tx.policies.delete(tenant="acme", name="orders_rls")
+            assert not tx.policies.delete(tenant="acme", name="orders_rls")
+            after = [p.name for p in tx.policies.list(tenant="acme")]
+        assert names == ["Orders_mask", "customers_rls", "orders_rls"]
+        assert of_orders == ["Orders_mask", "orders_rls"]
+        assert rows == ["customers_rls", "orders_rls"]
+        assert masks == ["Orders_mask"]
+        assert after == ["Orders_mask", "customers_rls"]
+
+    def test_tenants_never_see_each_others_policies(self, catalog: Catalog) -> None:
+        with catalog.transaction() as tx:
+            acme = tx.policies.put(**policy())
+        with catalog.transaction() as tx:
+            assert tx.policies.get(tenant="globex", name=acme.name) is None
+            assert tx.policies.list(tenant="globex") == []
+            assert tx.policies.list(tenant="globex", table_name="silver.orders") == []
+            assert not tx.policies.delete(tenant="globex", name=acme.name)
+            globex = tx.policies.put(**policy(tenant="globex", roles=["viewer"]))
+            assert tx.policies.get(tenant="acme", name=acme.name) == acme
+        assert globex.id != acme.id
+        assert globex.roles == ["viewer"]
+
+    @pytest.mark.parametrize(
+        ("override", "expected"),
+        [
+            ({"kind": "column"}, "Unknown policy kind 'column': use one of row, mask"),
+            ({"name": ""}, "Invalid policy name ''"),
+            ({"table_name": "orders"}, "Invalid policy table 'orders'"),
+            ({"table_name": "silver.orders; drop"}, "Invalid policy table"),
+            ({"roles": "analyst"}, "Invalid roles"),
+            ({"spec": {}}, "Invalid spec of row policy 'orders_by_region': 'predicate'"),
+            ({"spec": {"predicate": "  "}}, "'predicate' is missing or empty"),
+            ({"kind": "mask"}, "Invalid spec of mask policy 'orders_by_region': 'column'"),
+            ({"kind": "mask", "spec": {"column": "c"}}, "'strategy' is missing or empty"),
+            ({"spec": {"predicate": "x", "since": START}}, "Invalid policy spec"),
+            ({"enabled": "yes"}, "Invalid enabled flag 'yes'"),
+        ],
+    )
+    def test_policy_input_is_checked(
+        self, catalog: Catalog, override: dict[str, Any], expected: str
+    ) -> None:
+        with catalog.transaction() as tx:
+            with pytest.raises(InvalidInput, match=re.escape(expected)) as caught:
+                tx.policies.put(**policy(**override))
+            assert caught.value.hint is not None
+            with pytest.raises(TenantNotFound):
+                tx.policies.put(**policy(tenant="initech"))
+            assert tx.policies.list(tenant="acme") == []
+
+    # ------------------------------------------------------------------ audit log
+
+    def test_audit_append_chains_entries(self, catalog: Catalog, clock: FixedClock) -> None:
+        with catalog.transaction() as tx:
+            first = tx.audit.append(
+                tenant="acme",
+                principal="user:emea@acme",
+                action="metrics.query",
+                target="revenue",
+                correlation_id="req-1",
+                details={"rows": 12, "by": ["region"], "ratio": 0.5},
+            )
+        later = clock.advance(timedelta(seconds=1))
+        with catalog.transaction() as tx:
+            second = tx.audit.append(tenant="acme", principal="user:admin", action="user.create")
+            listed = tx.audit.list(tenant="acme")
+        assert (first.tenant, first.seq, first.at) == ("acme", 1, START)
+        assert (first.principal, first.action, first.target, first.correlation_id) == (
+            "user:emea@acme",
+            "metrics.query",
+            "revenue",
+            "req-1",
+        )
+        assert first.details == {"rows": 12, "by": ["region"], "ratio": 0.5}
+        assert first.prev_hash == GENESIS_HASH
+        assert first.hash == audit_hash(GENESIS_HASH, hashed_fields(first))
+        assert (second.seq, second.at, second.prev_hash) == (2, later, first.hash)
+        assert (second.target, second.correlation_id, second.details) == (None, None, {})
+        assert second.hash == audit_hash(first.hash, hashed_fields(second))
+        assert listed == [first, second]
+
+    def test_audit_list_pages_and_filters_by_action(self, catalog: Catalog) -> None:
+        with catalog.transaction() as tx:
+            assert tx.audit.list(tenant="acme") == []
+            for index in range(7):
+                action = "sql.query" if index % 2 else "metrics.query"
+                tx.audit.append(tenant="acme", principal="p", action=action, details={"i": index})
+        with catalog.transaction() as tx:
+            page = tx.audit.list(tenant="acme", limit=3)
+            next_page = tx.audit.list(tenant="acme", after_seq=page[-1].seq, limit=3)
+            last_page = tx.audit.list(tenant="acme", after_seq=6)
+            queries = tx.audit.list(tenant="acme", action="sql.query", after_seq=2)
+            with pytest.raises(InvalidInput, match="limit must be at least 1"):
+                tx.audit.list(tenant="acme", limit=0)
+        assert [e.seq for e in page] == [1, 2, 3]
+        assert [e.seq for e in next_page] == [4, 5, 6]
+        assert [e.seq for e in last_page] == [7]
+        assert [(e.seq, e.details["i"]) for e in queries] == [(4, 3), (6, 5)]
+
+    def test_audit_logs_of_tenants_are_separate_chains(self, catalog: Catalog) -> None:
+        with catalog.transaction() as tx:
+            acme = [tx.audit.append(tenant="acme", principal="p", action="a") for _ in range(3)]
+            globex = tx.audit.append(tenant="globex", principal="p", action="a")
+        with catalog.transaction() as tx:
+            assert tx.audit.list(tenant="globex") == [globex]
+            assert tx.audit.list(tenant="acme") == acme
+            assert tx.audit.list(tenant="default") == []
+            checks = {t: tx.audit.verify(tenant=t) for t in ("acme", "globex", "default")}
+        assert [e.seq for e in acme] == [1, 2, 3]
+        assert (globex.seq, globex.prev_hash) == (1, GENESIS_HASH)
+        # The tenant is hashed: the same content in another tenant gives another hash.
+        assert globex.hash != acme[0].hash
+        assert checks["acme"] == AuditCheck(ok=True, entries=3, first_bad_seq=None, reason=None)
+        assert checks["globex"].entries == 1
+        assert checks["default"] == AuditCheck(ok=True, entries=0, first_bad_seq=None, reason=None)
+
+    def test_audit_verify_reads_long_chains_in_batches(
+        self, catalog: Catalog, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setattr(audit_repository, "VERIFY_BATCH", 4)
+        append_audit_entries(catalog, clock, count=13)
+        with catalog.transaction() as tx:
+            check = tx.audit.verify(tenant="acme")
+        assert check == AuditCheck(ok=True, entries=13, first_bad_seq=None, reason=None)
+
+    @pytest.mark.parametrize(
+        ("tampering", "bad_seq", "reason"),
+        [
+            (
+                "UPDATE audit_log SET details = '{\"rows\": 999}'"
+                " WHERE tenant_id = 'acme' AND seq = 3",
+                3,
+                "entry 3 was changed: its hash does not match its content",
+            ),
+            (
+                "UPDATE audit_log SET principal = 'someone else'"
+                " WHERE tenant_id = 'acme' AND seq = 9",
+                9,
+                "entry 9 was changed",
+            ),
+            (
+                "DELETE FROM audit_log WHERE tenant_id = 'acme' AND seq = 5",
+                5,
+                "entry 5 is missing: the entry after 4 is 6",
+            ),
+            (
+                "DELETE FROM audit_log WHERE tenant_id = 'acme' AND seq = 1",
+                1,
+                "entry 1 is missing",
+            ),
+            (
+                f"UPDATE audit_log SET hash = '{'f' * 64}' WHERE tenant_id = 'acme' AND seq = 7",
+                7,
+                "entry 7 was changed",
+            ),
+            (
+                f"UPDATE audit_log SET prev_hash = '{'0' * 64}'"
+                " WHERE tenant_id = 'acme' AND seq = 2",
+                2,
+                "entry 2 does not follow the entry before it",
+            ),
+        ],
+    )
+    def test_audit_verify_names_the_first_tampered_entry(
+        self,
+        catalog: Catalog,
+        catalog_url: str,
+        clock: FixedClock,
+        monkeypatch: pytest.MonkeyPatch,
+        tampering: str,
+        bad_seq: int,
+        reason: str,
+    ) -> None:
+        monkeypatch.setattr(audit_repository, "VERIFY_BATCH", 4)
+        append_audit_entries(catalog, clock, count=10)
+        with catalog.transaction() as tx:
+            globex = tx.audit.append(tenant="globex", principal="p", action="a")
+            assert tx.audit.verify(tenant="acme").ok
+        execute_sql(catalog_url, tampering)
+        with catalog.transaction() as tx:
+            check = tx.audit.verify(tenant="acme")
+            globex_check = tx.audit.verify(tenant="globex")
+        assert not check.ok
+        assert check.first_bad_seq == bad_seq
+        assert check.entries == bad_seq - 1
+        assert check.reason is not None
+        assert check.reason.startswith(reason)
+        assert globex_check == AuditCheck(ok=True, entries=1, first_bad_seq=None, reason=None)
+        assert globex.seq == 1
+
+    def test_audit_verify_catches_a_rehashed_entry_at_the_next_link(
+        self, catalog: Catalog, catalog_url: str, clock: FixedClock
+    ) -> None:
+        entries = append_audit_entries(catalog, clock, count=5)
+        # A forger who changes entry 3 and recomputes its hash still breaks entry 4's link.
+        forged = dataclasses.replace(entries[2], details={"rows": 0})
+        forged_hash = audit_hash(forged.prev_hash, hashed_fields(forged))
+        execute_sql(
+            catalog_url,
+            "UPDATE audit_log SET details = '{\"rows\": 0}', hash = :hash"
+            " WHERE tenant_id = 'acme' AND seq = 3",
+            hash=forged_hash,
+        )
+        with catalog.transaction() as tx:
+            check = tx.audit.verify(tenant="acme")
+            stored = tx.audit.list(tenant="acme", after_seq=2, limit=1)
+        assert stored[0].details == {"rows": 0}
+        assert stored[0].hash == forged_hash
+        assert (check.ok, check.first_bad_seq, check.entries) == (False, 4, 3)
+        assert check.reason == (
+            "entry 4 does not follow the entry before it: its prev_hash is not the hash of entry 3"
+        )
+
+    def test_audit_details_are_stored_as_they_read_back(self, catalog: Catalog) -> None:
+        details: dict[str, Any] = {"sql": "select 1", "nested": {"b": 1, "a": [1.5, None, True]}}
+        with catalog.transaction() as tx:
+            entry = tx.audit.append(
+                tenant="acme", principal="p", action="sql.query", details=details
+            )
+            details["nested"]["b"] = 2
+            entry.details["sql"] = "changed"
+        with catalog.transaction() as tx:
+            stored = tx.audit.list(tenant="acme")[0]
+            check = tx.audit.verify(tenant="acme")
+        assert stored.details == {"sql": "select 1", "nested": {"b": 1, "a": [1.5, None, True]}}
+        assert stored.hash == audit_hash(GENESIS_HASH, hashed_fields(stored))
+        assert check.ok
+
+    @pytest.mark.parametrize(
+        ("override", "expected"),
+        [
+            ({"principal": ""}, "Invalid principal ''"),
+            ({"action": " sql.query"}, "Invalid action"),
+            ({"target": ""}, "Invalid audit target ''"),
+            ({"correlation_id": ""}, "Invalid audit correlation id ''"),
+            ({"details": {"rows": float("inf")}}, "Invalid audit details"),
+            ({"details": {"at": START}}, "Invalid audit details"),
+            ({"details": {"ids": (1, 2)}}, "Invalid audit details"),
+            ({"details": "rows=1"}, "Invalid audit details"),
+        ],
+    )
+    def test_audit_input_is_checked(
+        self, catalog: Catalog, override: dict[str, Any], expected: str
+    ) -> None:
+        arguments: dict[str, Any] = {"tenant": "acme", "principal": "p", "action": "sql.query"}
+        with catalog.transaction() as tx:
+            with pytest.raises(InvalidInput, match=re.escape(expected)) as caught:
+                tx.audit.append(**(arguments | override))
+            assert caught.value.hint is not None
+            with pytest.raises(TenantNotFound):
+                tx.audit.append(**(arguments | {"tenant": "initech"}))
+            # Nothing was appended, so the next entry is still the first.
+            assert tx.audit.append(**arguments).seq == 1
+
+    def test_audit_entries_roll_back_with_their_transaction(self, catalog: Catalog) -> None:
+        with pytest.raises(RuntimeError, match="boom"), catalog.transaction() as tx:
+            tx.audit.append(tenant="acme", principal="p", action="user.create")
+            raise RuntimeError("boom")
+        with catalog.transaction() as tx:
+            entry = tx.audit.append(tenant="acme", principal="p", action="user.create")
+            check = tx.audit.verify(tenant="acme")
+        assert (entry.seq, entry.prev_hash) == (1, GENESIS_HASH)
+        assert check.ok
+
+    def test_audit_repository_cannot_change_or_remove_entries(self) -> None:
+        public = {name for name in dir(AuditRepository) if not name.startswith("_")}
+        assert public == {"append", "list", "verify"}
+
+    def test_concurrent_appends_never_share_a_seq(self, catalog_url: str, catalog: Catalog) -> None:
+        writers = 6
+        catalogs = [Catalog(catalog_url) for _ in range(writers)]
+
+        def append(index: int) -> int:
+            with catalogs[index].transaction() as tx:
+                return tx.audit.append(
+                    tenant="acme", principal=f"writer-{index}", action="sql.query"
+                ).seq
+
+        try:
+            seqs = run_in_threads(writers, append)
+        finally:
+            for each in catalogs:
+                each.dispose()
+        assert sorted(seqs) == list(range(1, writers + 1))
+        with catalog.transaction() as tx:
+            entries = tx.audit.list(tenant="acme")
+            check = tx.audit.verify(tenant="acme")
+        assert check == AuditCheck(ok=True, entries=writers, first_bad_seq=None, reason=None)
+        assert {e.principal for e in entries} == {f"writer-{i}" for i in range(writers)}
+
+    def test_downgrade_to_0003_drops_governance_tables_and_upgrade_restores_them(
+        self, catalog: Catalog, catalog_url: str, clock: FixedClock
+    ) -> None:
+        with catalog.transaction() as tx:
+            tx.rollups.put(**rollup())
+            user = tx.users.create(tenant="acme", name="u", roles=[])
+            tx.api_keys.add(**api_key(user_id=user.id))
+            tx.roles.put(tenant="acme", name="r", permissions=[])
+            tx.policies.put(**policy())
+            tx.audit.append(tenant="acme", principal="p", action="a")
+        catalog.dispose()
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS_DIR))
+        engine = create_engine(catalog_url)
+        governance = {"users", "roles", "api_keys", "access_policies", "audit_log"}
+        try:
+            with engine.begin() as connection:
+                config.attributes["connection"] = connection
+                command.downgrade(config, "0003")
+            with engine.connect() as connection:
+                tables = set(inspect(connection).get_table_names())
+                revision = MigrationContext.configure(connection).get_current_revision()
+            assert revision == "0003"
+            assert not governance & tables
+            assert {"tenants", "definitions", "rollups", "runs"} <= tables
+            upgraded = Catalog(catalog_url, clock=clock)
+            try:
+                upgraded.migrate()
+                with upgraded.transaction() as tx:
+                    assert tx.users.list(tenant="acme") == []
+                    assert tx.audit.list(tenant="acme") == []
+                    assert [r.name for r in tx.rollups.list(tenant="acme")] == ["orders_day"]
+                    assert tx.audit.append(tenant="acme", principal="p", action="a").seq == 1
+            finally:
+                upgraded.dispose()
+            with engine.connect() as connection:
+                assert governance <= set(inspect(connection).get_table_names())
                 context = MigrationContext.configure(connection, opts={"compare_type": True})
                 assert compare_metadata(context, Base.metadata) == []
         finally:

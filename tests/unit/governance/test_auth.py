@@ -39,7 +39,7 @@ from gnomon.governance.auth import (
     StoredKey,
     hash_api_key,
     is_api_key,
-    load_or_create_dev_secret,
+    load_or_create_secret,
     new_api_key,
 )
 
@@ -746,22 +746,22 @@ def test_dev_issuer_refuses_weak_secrets_and_bad_requests(clock: FixedClock) -> 
 
 def test_dev_secret_file_is_created_private_once(tmp_path: Path) -> None:
     path = tmp_path / "project" / ".gnomon" / "dev-issuer.key"
-    secret = load_or_create_dev_secret(path)
+    secret = load_or_create_secret(path)
     assert len(secret) >= 32
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
-    assert load_or_create_dev_secret(path) == secret
+    assert load_or_create_secret(path) == secret
     assert list(path.parent.iterdir()) == [path]  # no temporary file left behind
-    other = load_or_create_dev_secret(tmp_path / "other" / "dev-issuer.key")
+    other = load_or_create_secret(tmp_path / "other" / "dev-issuer.key")
     assert other != secret
 
 
 def test_dev_secret_file_readable_by_others_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "dev-issuer.key"
-    load_or_create_dev_secret(path)
+    load_or_create_secret(path)
     path.chmod(0o644)
     with pytest.raises(ConfigError, match="chmod 600"):
-        load_or_create_dev_secret(path)
+        load_or_create_secret(path)
 
 
 def test_dev_secret_file_too_short_is_refused(tmp_path: Path) -> None:
@@ -769,7 +769,7 @@ def test_dev_secret_file_too_short_is_refused(tmp_path: Path) -> None:
     path.write_text("short\n")
     path.chmod(0o600)
     with pytest.raises(ConfigError, match="Delete the file"):
-        load_or_create_dev_secret(path)
+        load_or_create_secret(path)
 
 
 # ---------------------------------------------------------------- the Authorization header

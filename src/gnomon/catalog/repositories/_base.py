@@ -4,14 +4,16 @@ The session and clock they are bound to, upserts that are atomic on both backend
 every tenant-scoped write makes.
 """
 
+import copy
+import json
 import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from gnomon.catalog.errors import TenantNotFound
 from gnomon.catalog.models import Base, Tenant
@@ -22,6 +24,8 @@ ModelT = TypeVar("ModelT", bound=Base)
 
 TENANT_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 _LISTED_NAMES = 20
+# A name people type and read: no surrounding blanks, no control characters, not too long.
+_NAME_PATTERN = re.compile(r"[^\s\x00-\x1f\x7f](?:[^\x00-\x1f\x7f]{0,254}[^\s\x00-\x1f\x7f])?")
 
 
 def known_names(names: Iterable[str]) -> str:
@@ -67,6 +71,58 @@ def require_limit(limit: int) -> int:
     return limit
 
 
+def require_name(value: object, *, field: str, example: str) -> str:
+    """A name that identifies something to people: 1-256 characters, no surrounding blanks.
+
+    Control characters are refused too: a name is shown in listings, logs and the audit log,
+    where they would hide or forge text.
+    """
+    if not isinstance(value, str) or not _NAME_PATTERN.fullmatch(value):
+        raise InvalidInput(
+            f"Invalid {field} {value!r}: it must be 1-256 characters without control characters"
+            " or leading or trailing blanks.",
+            hint=f"Choose a {field} such as {example!r}.",
+            field=field,
+        )
+    return value
+
+
+def require_names(values: object, *, field: str, example: str) -> list[str]:
+    """A list of names (roles, permissions), each checked as :func:`require_name` does."""
+    if not isinstance(values, list | tuple):
+        raise InvalidInput(
+            f"Invalid {field}: expected a list of names, got {values!r}.",
+            hint=f"Pass a list such as [{example!r}], or [] for none.",
+            field=field,
+        )
+    return [require_name(value, field=f"name in {field}", example=example) for value in values]
+
+
+def require_json_object(value: object, *, field: str, example: str) -> dict[str, Any]:
+    """A dict that stores and reads back as the same JSON object on every backend.
+
+    Checked at the edge so that a value JSON cannot hold (a datetime, a set, NaN, a non-string
+    key) fails with the field's name instead of deep inside the database driver, or, worse,
+    comes back changed (an int key as a string).
+    """
+    try:
+        valid = (
+            isinstance(value, dict)
+            and json.loads(json.dumps(value, allow_nan=False)) == value
+            and all(isinstance(key, str) for key in value)
+        )
+    except (TypeError, ValueError):
+        valid = False
+    if not valid:
+        raise InvalidInput(
+            f"Invalid {field}: {value!r} is not a JSON object.",
+            hint=f"Pass a dict of string keys and JSON values (strings, finite numbers, booleans,"
+            f" None, lists, dicts), such as {example}.",
+            field=field,
+        )
+    return copy.deepcopy(cast(dict[str, Any], value))
+
+
 class Repository:
     """Base of the repositories: one session (one transaction) and the clock to stamp rows with."""
 
@@ -98,6 +154,17 @@ class Repository:
             tenant=tenant,
             known=sorted(known),
         )
+
+    def _bytewise(self, column: InstrumentedAttribute[str]) -> ColumnElement[str]:
+        """The column compared as plain strings (code points) whatever the database's collation.
+
+        Keyset pagination compares names in SQL (``name > :after``) and orders by them; both must
+        follow the same order on every backend, which SQLite's default (binary) collation does
+        and a PostgreSQL database with a language collation does not.
+        """
+        if self._session.get_bind().dialect.name == "postgresql":
+            return column.collate("C")
+        return column.expression
 
     def _fresh(self, model: type[ModelT], *criteria: Any) -> ModelT | None:
         """Select one row, overwriting any stale copy a Core statement left in the session."""

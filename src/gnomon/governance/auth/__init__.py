@@ -19,7 +19,7 @@ from gnomon.governance.auth.devissuer import (
     DEV_ISSUER,
     DEV_SECRET_FILE,
     DevIssuer,
-    load_or_create_dev_secret,
+    load_or_create_secret,
 )
 from gnomon.governance.auth.errors import (
     AUTH_HINT,
@@ -49,6 +49,6 @@ __all__ = [
     "StoredKey",
     "hash_api_key",
     "is_api_key",
-    "load_or_create_dev_secret",
+    "load_or_create_secret",
     "new_api_key",
 ]

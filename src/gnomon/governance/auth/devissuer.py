@@ -29,7 +29,7 @@ __all__ = [
     "DEV_ISSUER",
     "DEV_SECRET_FILE",
     "DevIssuer",
-    "load_or_create_dev_secret",
+    "load_or_create_secret",
 ]
 
 DEV_ISSUER = "gnomon-dev"
@@ -79,7 +79,7 @@ class DevIssuer:
                 raise ConfigError(
                     f"development issuer: the secret has {len(secret)} bytes, fewer than "
                     f"{MIN_SECRET_BYTES}.",
-                    hint="Use load_or_create_dev_secret(), which makes a random one.",
+                    hint="Use load_or_create_secret(), which makes a random one.",
                 )
             self._secret = secret
             self._algorithm = "HS256"
@@ -172,8 +172,8 @@ def _public_jwk(private_key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey) -> 
     return dict(pyjwt.algorithms.ECAlgorithm.to_jwk(private_key.public_key(), as_dict=True))
 
 
-def load_or_create_dev_secret(path: Path) -> bytes:
-    """The development issuer's secret at ``path``, made (random, mode 0600) on first use.
+def load_or_create_secret(path: Path, *, purpose: str = "development issuer") -> bytes:
+    """The secret at ``path`` (the development issuer's, say), made (random, 0600) on first use.
 
     Creation is atomic: the secret is written to a private temporary file and linked into place,
     so two processes starting together agree on one secret and neither reads a half-written file.
@@ -187,14 +187,14 @@ def load_or_create_dev_secret(path: Path) -> bytes:
         mode = stat.S_IMODE(path.stat().st_mode)
         if mode & 0o077:
             raise ConfigError(
-                f"development issuer: {path} is readable by others (mode {mode:04o}).",
+                f"{purpose}: {path} is readable by others (mode {mode:04o}).",
                 hint=f"Run 'chmod 600 {path}', or delete it to have a new secret made.",
                 path=str(path),
             )
     secret = path.read_bytes().strip()
     if len(secret) < MIN_SECRET_BYTES:
         raise ConfigError(
-            f"development issuer: {path} holds {len(secret)} bytes, fewer than {MIN_SECRET_BYTES}.",
+            f"{purpose}: {path} holds {len(secret)} bytes, fewer than {MIN_SECRET_BYTES}.",
             hint="Delete the file to have a new secret made.",
             path=str(path),
         )

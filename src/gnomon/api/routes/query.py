@@ -1,0 +1,99 @@
+"""The two routes with a fixed shape: ``POST /api/v1/sql`` and ``POST /api/v1/metrics/query``.
+
+Both answer ``{"columns": [...], "rows": [[...], ...]}`` so scripts and BI tools can rely on
+them, run under the tenant's query quota, and read only what the caller's policies allow.
+"""
+
+from datetime import date, datetime
+from typing import Annotated, Any
+
+import pyarrow as pa
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
+
+from gnomon.api.security import requires
+from gnomon.context import RequestContext
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/api/v1", tags=["query"])
+
+
+class SqlRequest(BaseModel):
+    """One read-only query over ``layer.name`` tables."""
+
+    model_config = ConfigDict(extra="forbid")
+    sql: str = Field(min_length=1, max_length=100_000)
+    limit: int | None = Field(default=None, ge=0)
+
+
+class MetricQueryRequest(BaseModel):
+    """Metrics by dimensions over a time range at a grain."""
+
+    model_config = ConfigDict(extra="forbid")
+    metrics: list[str] = Field(min_length=1, max_length=50)
+    by: list[str] = Field(default_factory=list, max_length=10)
+    grain: str | None = None
+    start: date | datetime | None = None
+    end: date | datetime | None = None
+    where: str | None = Field(default=None, max_length=10_000)
+    order: list[str] = Field(default_factory=list, max_length=20)
+    limit: int | None = Field(default=None, ge=0)
+    engine: str | None = None
+
+
+class Rows(BaseModel):
+    """A result: column names, then rows as arrays in that order."""
+
+    columns: list[str]
+    rows: list[list[Any]]
+    truncated: bool = False
+
+
+def _rows(table: pa.Table, *, truncated: bool = False) -> Rows:
+    columns = list(table.column_names)
+    data = table.to_pydict()
+    rows = [[data[c][i] for c in columns] for i in range(table.num_rows)]
+    return Rows(columns=columns, rows=rows, truncated=truncated)
+
+
+@router.post("/sql", response_model=Rows)
+def sql(
+    body: SqlRequest, request: Request, ctx: Annotated[RequestContext, requires("sql:query")]
+) -> Rows:
+    """Run one read-only SELECT/WITH; row policies and masks of the caller apply."""
+    state = request.app.state.gnomon
+    cap = state.app.settings.api.max_rows
+    limit = cap if body.limit is None else min(body.limit, cap)
+    with state.queries.slot(ctx.tenant):
+        result = state.app.queries().sql(body.sql, ctx=ctx, limit=limit)
+    return _rows(result.table, truncated=result.truncated)
+
+
+@router.post("/metrics/query", response_model=Rows)
+async def metrics_query(
+    body: MetricQueryRequest,
+    request: Request,
+    ctx: Annotated[RequestContext, requires("metrics:query")],
+) -> Rows:
+    """Metric values from the governed definitions (cached, rollups where exact)."""
+    state = request.app.state.gnomon
+
+    def run() -> Rows:
+        with state.queries.slot(ctx.tenant):
+            result = state.app.query(
+                body.metrics,
+                by=body.by,
+                grain=body.grain,
+                start=body.start,
+                end=body.end,
+                where=body.where,
+                order=body.order,
+                limit=body.limit,
+                engine=body.engine,
+                ctx=ctx,
+            )
+        return _rows(result.table)
+
+    return await run_in_threadpool(run)

@@ -1,0 +1,149 @@
+"""Access policies of a tenant: checked when saved, resolved for every read.
+
+Row policies (``kind: row``) and column masks (``kind: mask``) are stored in the catalog. The
+query services call :meth:`PolicyService.access` for every read, with the tables the read
+touches; what comes back is applied to the query tree by
+:func:`gnomon.engine.apply_access`, so the policies hold for ad-hoc SQL, metric queries,
+exports and samples alike.
+"""
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from gnomon.catalog import Catalog
+from gnomon.context import RequestContext
+from gnomon.engine import Access, TableSource
+from gnomon.errors import InvalidInput, NotFound
+from gnomon.governance.policies.access import (
+    ADMIN_ROLE,
+    MASK_STRATEGIES,
+    resolve_access,
+    rules_from_records,
+)
+from gnomon.governance.policies.templates import PolicyTemplateError, predicate_columns
+
+__all__ = ["PolicyService"]
+
+
+class PolicyService:
+    """Saves and resolves a project's access policies.
+
+    Args:
+        catalog: where policies are stored.
+        mask_key: the secret hash masks are keyed with.
+    """
+
+    def __init__(self, *, catalog: Catalog, mask_key: bytes) -> None:
+        self._catalog = catalog
+        self._mask_key = mask_key
+
+    def access(self, ctx: RequestContext, tables: Mapping[str, TableSource]) -> Access:
+        """What ``ctx``'s principal may see of ``tables`` (``layer.name`` → version read)."""
+        if ADMIN_ROLE in ctx.principal.roles or not tables:
+            return Access(ctx.tenant)
+        with self._catalog.transaction() as tx:
+            records = tx.policies.list(tenant=ctx.tenant)
+        relevant = [r for r in records if r.table_name in tables]
+        if not relevant:
+            return Access(ctx.tenant)
+        rows, masks = rules_from_records(relevant)
+        columns = {key: [f.name for f in source.schema] for key, source in tables.items()}
+        return resolve_access(
+            ctx.principal, rows=rows, masks=masks, columns=columns, mask_key=self._mask_key
+        )
+
+    def stamp(self, ctx: RequestContext) -> tuple[Any, ...]:
+        """Changes whenever the tenant's policies change: part of every result cache key."""
+        with self._catalog.transaction() as tx:
+            records = tx.policies.list(tenant=ctx.tenant)
+        return tuple(sorted((r.name, r.updated_at.isoformat(), r.enabled) for r in records))
+
+    def save(
+        self,
+        *,
+        ctx: RequestContext,
+        name: str,
+        kind: str,
+        table: str,
+        roles: Sequence[str],
+        spec: Mapping[str, Any],
+        columns: Sequence[str],
+        enabled: bool = True,
+    ) -> Any:
+        """Check a policy against the table's ``columns`` and store it (replacing one of that name).
+
+        Raises:
+            InvalidInput: an unknown kind or strategy, a predicate that does not parse or reads
+                a column the table lacks, a mask on a missing column.
+        """
+        clean = _checked(kind, table, dict(spec), list(columns))
+        with self._catalog.transaction() as tx:
+            return tx.policies.put(
+                tenant=ctx.tenant,
+                name=name,
+                kind=kind,
+                table_name=table,
+                roles=sorted(set(roles)),
+                spec=clean,
+                enabled=enabled,
+            )
+
+    def list(self, *, ctx: RequestContext) -> list[Any]:
+        """The tenant's policies."""
+        with self._catalog.transaction() as tx:
+            return list(tx.policies.list(tenant=ctx.tenant))
+
+    def delete(self, name: str, *, ctx: RequestContext) -> None:
+        """Remove a policy.
+
+        Raises:
+            NotFound: the tenant has no policy of that name.
+        """
+        with self._catalog.transaction() as tx:
+            if not tx.policies.delete(tenant=ctx.tenant, name=name):
+                raise NotFound(f"No access policy is called {name!r}.", policy=name)
+
+
+def _checked(kind: str, table: str, spec: dict[str, Any], columns: list[str]) -> dict[str, Any]:
+    visible = [c for c in columns if not c.startswith("_")]
+    if kind == "row":
+        predicate = spec.get("predicate")
+        if not isinstance(predicate, str) or not predicate.strip():
+            raise InvalidInput(
+                "A row policy needs 'predicate': a condition over the table's columns.",
+                hint="e.g. region = {{ user.region }}",
+            )
+        try:
+            used = predicate_columns(predicate)
+        except PolicyTemplateError as exc:
+            raise InvalidInput(f"{str(exc)[:1].upper()}{str(exc)[1:]}.") from exc
+        unknown = [c for c in used if c not in columns]
+        if unknown:
+            raise InvalidInput(
+                f"The predicate reads {', '.join(map(repr, unknown))}, not a column of {table}.",
+                hint=f"Columns: {', '.join(visible)}.",
+            )
+        return {"predicate": predicate}
+    if kind == "mask":
+        column = spec.get("column")
+        strategy = spec.get("strategy")
+        if column not in columns:
+            raise InvalidInput(
+                f"A mask needs 'column', one of the columns of {table}; got {column!r}.",
+                hint=f"Columns: {', '.join(visible)}.",
+            )
+        if strategy not in MASK_STRATEGIES:
+            raise InvalidInput(
+                f"{strategy!r} is not a masking strategy.",
+                hint=f"Use one of: {', '.join(MASK_STRATEGIES)}.",
+            )
+        reveal = spec.get("reveal", 4)
+        if not isinstance(reveal, int) or isinstance(reveal, bool) or reveal < 0:
+            raise InvalidInput(f"'reveal' must be a count of characters, not {reveal!r}.")
+        clean: dict[str, Any] = {"column": column, "strategy": strategy}
+        if strategy == "partial":
+            clean["reveal"] = reveal
+        if strategy == "substitute":
+            clean["value"] = str(spec.get("value", "***"))
+        return clean
+    raise InvalidInput(f"{kind!r} is not a policy kind.", hint="Use 'row' or 'mask'.")
