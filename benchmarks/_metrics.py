@@ -81,11 +81,9 @@ def uncached_service(app: Gnomon, engines: dict[str, Engine] | None = None) -> S
 
     ``engines`` replaces the app's engines (e.g. one Spark engine shared by the run).
     """
-    factories: dict[str, Callable[[], Engine]] = (
-        app._engines()  # noqa: SLF001 - the benchmark reuses the app's engine wiring
-        if engines is None
-        else {name: _given(engine) for name, engine in engines.items()}
-    )
+    if engines is None:
+        return app.semantic_service(cache_entries=0)
+    factories = {name: _given(engine) for name, engine in engines.items()}
     return SemanticService(
         catalog=app.catalog,
         resolve=app.snapshot,
@@ -93,8 +91,10 @@ def uncached_service(app: Gnomon, engines: dict[str, Engine] | None = None) -> S
         default_engine="duckdb",
         metrics_dir=app.layout.metrics_dir,
         project_dir=app.layout.root,
-        rollups=app.semantic._rollups,  # noqa: SLF001 - same rollups as the app's service
         cache_entries=0,
+        access=app.policies.access,
+        policy_stamp=app.policies.stamp,
+        on_read=app._audit_read,  # noqa: SLF001 - audited like the app's own service
     )
 
 

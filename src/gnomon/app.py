@@ -310,10 +310,11 @@ class Gnomon:
     def semantic(self) -> SemanticService:
         """Metric definitions and metric queries (one per app: it holds the result cache)."""
         if self._semantic is None:
-            self._semantic = self._semantic_service()
+            self._semantic = self.semantic_service()
         return self._semantic
 
-    def _semantic_service(self) -> SemanticService:
+    def semantic_service(self, *, cache_entries: int = 256) -> SemanticService:
+        """A semantic service of this app; ``cache_entries=0`` turns the result cache off."""
         return SemanticService(
             catalog=self.catalog,
             resolve=self.snapshot,
@@ -325,6 +326,7 @@ class Gnomon:
             access=self.policies.access,
             policy_stamp=self.policies.stamp,
             on_read=self._audit_read,
+            cache_entries=cache_entries,
             rollups=RollupService(
                 catalog=self.catalog,
                 lake=self.lake,

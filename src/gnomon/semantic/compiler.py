@@ -51,8 +51,8 @@ SPINE_RELATION = "gnomon_time_spine"
 """The name the compiled tree reads the spine by; pass the spine as this relation."""
 
 _TIME = "time"
-_DOUBLE = exp.DataType.build("double")
-_BIGINT = exp.DataType.build("bigint")
+_DOUBLE = exp.DataType(this=exp.DataType.Type.DOUBLE)
+_BIGINT = exp.DataType(this=exp.DataType.Type.BIGINT)
 _FIXED_MINUTES = {"minute": 1, "hour": 60, "day": 1440, "week": 10080}
 _MONTHS = {"month": 1, "quarter": 3, "year": 12, "fiscal_quarter": 3, "fiscal_year": 12}
 
@@ -266,7 +266,7 @@ class _Compiler:
             previous = name
         final = self._final(previous)
         for name, cte in ctes:
-            final = final.with_(name, as_=cte)
+            final = final.with_(name, as_=cte, copy=False)
         return CompiledQuery(
             tree=final,
             relations=relations,
@@ -323,7 +323,9 @@ class _Compiler:
                     condition=condition,
                 )
                 if self.skip is not None:
-                    aggregate = aggregate.where(_outside_rollup(aggregate, self.skip), append=True)
+                    aggregate = aggregate.where(
+                        _outside_rollup(aggregate, self.skip), append=True, copy=False
+                    )
                 return aggregate
             self.reasons[model.name] = reason
         self.sources[model.name] = model.table_key
@@ -393,7 +395,8 @@ class _Compiler:
                 this=exp.to_identifier(model.table),
                 db=exp.to_identifier(model.layer),
                 alias=exp.TableAlias(this=exp.to_identifier(alias)),
-            )
+            ),
+            copy=False,
         )
         groups: list[exp.Expr] = []
         if grain is not None:
@@ -405,15 +408,16 @@ class _Compiler:
                 is_date=model.time_is_date,
                 is_naive=model.time_is_naive,
             )
-            select = select.select(exp.alias_(bucket, _TIME, quoted=True))
+            select = select.select(exp.alias_(bucket, _TIME, quoted=True), copy=False)
             groups.append(bucket.copy())
         for name in self.query.by:
-            select = select.select(exp.alias_(dimension(name), name, quoted=True))
+            select = select.select(exp.alias_(dimension(name), name, quoted=True), copy=False)
             groups.append(dimension(name))
         for base in self.bases:
             if base.model is not None and base.model.name == model.name:
                 select = select.select(
-                    exp.alias_(self._aggregate(base, column, dimension), base.name, quoted=True)
+                    exp.alias_(self._aggregate(base, column, dimension), base.name, quoted=True),
+                    copy=False,
                 )
         filters: list[exp.Expr] = []
         if time_range is not None and data_start is not None:
@@ -429,9 +433,9 @@ class _Compiler:
         if condition is not None:
             filters.append(replace_columns(condition, dimension))
         if filters:
-            select = select.where(exp.and_(*filters))
+            select = select.where(exp.and_(*filters), copy=False)
         if groups:
-            select = select.group_by(*groups)
+            select = select.group_by(*groups, copy=False)
         return select
 
     def _aggregate(
@@ -484,30 +488,34 @@ class _Compiler:
         combos: exp.Query | None = None
         if dims:
             for index in range(model_count):
-                part = exp.select(*(exp.column(d, quoted=True) for d in dims)).from_(f"m{index}")
+                part = exp.select(*(exp.column(d, quoted=True) for d in dims)).from_(
+                    f"m{index}", copy=False
+                )
                 combos = part if combos is None else exp.union(combos, part, distinct=True)
             assert combos is not None  # noqa: S101
             combos = (
                 exp.select(*(exp.column(d, quoted=True) for d in dims))
-                .from_(combos.subquery("c"))
+                .from_(combos.subquery("c"), copy=False)
                 .distinct()
             )
         if self.query.grain is None:
             if combos is not None:
                 return combos
             return exp.select(exp.alias_(exp.Literal.number(1), "one", quoted=True))
-        spine = exp.select(exp.Star()).from_(SPINE_RELATION)
+        spine = exp.select(exp.Star()).from_(
+            exp.Table(this=exp.to_identifier(SPINE_RELATION)), copy=False
+        )
         if combos is None:
             return spine
         return (
             exp.select(exp.Star())
-            .from_(spine.subquery("s"))
+            .from_(spine.subquery("s"), copy=False)
             .join(combos.subquery("d"), join_type="cross")
         )
 
     def _base(self, models: Sequence[SemanticModel]) -> exp.Select:
         keys = ([_TIME] if self.query.grain else []) + list(self.query.by)
-        select = exp.select(_star("f")).from_(_aliased("frame", "f"))
+        select = exp.select(_star("f")).from_(_aliased("frame", "f"), copy=False)
         for index, model in enumerate(models):
             alias = f"a{index}"
             on: exp.Expr = exp.true()
@@ -521,7 +529,7 @@ class _Compiler:
                         for k in keys
                     )
                 )
-            select = select.join(_aliased(f"m{index}", alias), on=on, join_type="left")
+            select = select.join(_aliased(f"m{index}", alias), on=on, join_type="left", copy=False)
             for base in self.bases:
                 if base.model is None or base.model.name != model.name:
                     continue
@@ -529,14 +537,16 @@ class _Compiler:
                 if base.fill_zero:
                     zero = exp.Literal.number(0)
                     value = exp.Coalesce(this=value, expressions=[zero])
-                select = select.select(exp.alias_(value, base.name, quoted=True))
+                select = select.select(exp.alias_(value, base.name, quoted=True), copy=False)
         return select
 
     def _level(self, metric: Metric, previous: str) -> exp.Select:
         spec = metric.spec
         if isinstance(spec, PeriodOverPeriodMetric):
             return self._period_over_period(metric, spec, previous)
-        select = exp.select(exp.Star()).from_(previous)
+        select = exp.select(exp.Star()).from_(
+            exp.Table(this=exp.to_identifier(previous)), copy=False
+        )
         if metric.kind == "ratio":
             numerator, denominator = metric.inputs[0], metric.inputs[-1]
             value: exp.Expr = _divide(_col(numerator), _col(denominator))
@@ -549,7 +559,7 @@ class _Compiler:
         else:
             assert isinstance(spec, CumulativeMetric)  # noqa: S101
             value = self._cumulative(metric, spec)
-        return select.select(exp.alias_(value, metric.name, quoted=True))
+        return select.select(exp.alias_(value, metric.name, quoted=True), copy=False)
 
     def _cumulative(self, metric: Metric, spec: CumulativeMetric) -> exp.Expr:
         base = self.layer.metrics[spec.metric]
@@ -625,16 +635,18 @@ class _Compiler:
             value = _divide(exp.Sub(this=now, expression=then), then)
         return (
             exp.select(_star("c"), exp.alias_(value, metric.name, quoted=True))
-            .from_(_aliased(previous, "c"))
+            .from_(_aliased(previous, "c"), copy=False)
             .join(_aliased(previous, "p"), on=on, join_type="left")
         )
 
     def _final(self, previous: str) -> exp.Select:
         columns = ([_TIME] if self.query.grain else []) + list(self.query.by)
         outputs = [*columns, *self.query.metrics]
-        select = exp.select(*(exp.column(c, quoted=True) for c in outputs)).from_(previous)
+        select = exp.select(*(exp.column(c, quoted=True) for c in outputs)).from_(
+            previous, copy=False
+        )
         if self.query.grain is not None:
-            select = select.where(exp.column("in_range", quoted=True))
+            select = select.where(exp.column("in_range", quoted=True), copy=False)
         order = []
         for key in self.query.order:
             if key.column not in outputs:
@@ -656,9 +668,9 @@ class _Compiler:
             if c not in named
         ]
         if order:
-            select = select.order_by(*order)
+            select = select.order_by(*order, copy=False)
         if self.query.limit is not None:
-            select = select.limit(self.query.limit)
+            select = select.limit(self.query.limit, copy=False)
         return select
 
 
@@ -699,7 +711,7 @@ def _outside_rollup(aggregate: exp.Select, skip: tuple[datetime, datetime]) -> e
     source = aggregate.find(exp.Table)
     assert source is not None  # noqa: S101 - a rollup aggregate reads its table
     bucket = exp.column(_TIME, table=source.alias_or_name, quoted=True)
-    stamp = exp.DataType.build("timestamp")
+    stamp = exp.DataType(this=exp.DataType.Type.TIMESTAMP)
     return exp.or_(
         exp.LT(this=bucket, expression=exp.cast(exp.Literal.string(str(skip[0])), stamp)),
         exp.GTE(this=bucket.copy(), expression=exp.cast(exp.Literal.string(str(skip[1])), stamp)),
@@ -724,13 +736,18 @@ def _range_filter(
             day = moment.date()
             if whole_day and moment.time() != time():
                 day += timedelta(days=1)
-            return exp.cast(exp.Literal.string(day.isoformat()), exp.DataType.build("date"))
+            return exp.cast(
+                exp.Literal.string(day.isoformat()), exp.DataType(this=exp.DataType.Type.DATE)
+            )
         instant = time_range.utc(moment)
         if is_naive:
             text = instant.replace(tzinfo=None).isoformat(sep=" ")
-            return exp.cast(exp.Literal.string(text), exp.DataType.build("timestamp"))
+            return exp.cast(
+                exp.Literal.string(text), exp.DataType(this=exp.DataType.Type.TIMESTAMP)
+            )
         return exp.cast(
-            exp.Literal.string(instant.isoformat(sep=" ")), exp.DataType.build("timestamptz")
+            exp.Literal.string(instant.isoformat(sep=" ")),
+            exp.DataType(this=exp.DataType.Type.TIMESTAMPTZ),
         )
 
     filters: list[exp.Expr] = [

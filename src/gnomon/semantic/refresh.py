@@ -285,7 +285,7 @@ class RollupService:
         *,
         ctx: RequestContext,
     ) -> pa.Table:
-        stamp = exp.DataType.build("timestamp")
+        stamp = exp.DataType(this=exp.DataType.Type.TIMESTAMP)
         time_column = exp.column(_TIME, quoted=True)
         outside = exp.or_(
             exp.LT(

@@ -41,8 +41,8 @@ __all__ = [
 ]
 
 ROLLUP_AGGREGATIONS = frozenset({"sum", "count", "min", "max", "avg"})
-_DOUBLE = exp.DataType.build("double")
-_BIGINT = exp.DataType.build("bigint")
+_DOUBLE = exp.DataType(this=exp.DataType.Type.DOUBLE)
+_BIGINT = exp.DataType(this=exp.DataType.Type.BIGINT)
 _TIME = "time"
 _NESTS: dict[str, frozenset[str]] = {
     "minute": frozenset(GRAINS),
@@ -183,16 +183,17 @@ def rollup_build(
             this=exp.to_identifier(model.table),
             db=exp.to_identifier(model.layer),
             alias=exp.TableAlias(this=exp.to_identifier(alias)),
-        )
+        ),
+        copy=False,
     )
     groups: list[exp.Expr] = [bucket.copy()]
     for name in plan.dimensions:
-        select = select.select(exp.alias_(dimension(name), name, quoted=True))
+        select = select.select(exp.alias_(dimension(name), name, quoted=True), copy=False)
         groups.append(dimension(name))
     for metric in plan.metrics:
         for name, agg in _partial_columns(metric):
             select = select.select(
-                exp.alias_(_partial(metric, agg, column, dimension), name, quoted=True)
+                exp.alias_(_partial(metric, agg, column, dimension), name, quoted=True), copy=False
             )
     if time_range is not None:
         select = select.where(
@@ -205,21 +206,25 @@ def rollup_build(
                     this=column(model.time_column),
                     expression=_instant(time_range, time_range.end, model),
                 ),
-            )
+            ),
+            copy=False,
         )
-    return select.group_by(*groups)
+    return select.group_by(*groups, copy=False)
 
 
 def _instant(time_range: TimeRange, moment: datetime, model: SemanticModel) -> exp.Expr:
     """A local bound as the model's time column stores it (date, UTC instant, or naive UTC)."""
     if model.time_is_date:
-        return exp.cast(exp.Literal.string(moment.date().isoformat()), exp.DataType.build("date"))
+        return exp.cast(
+            exp.Literal.string(moment.date().isoformat()), exp.DataType(this=exp.DataType.Type.DATE)
+        )
     instant = time_range.utc(moment)
     if model.time_is_naive:
         text = instant.replace(tzinfo=None).isoformat(sep=" ")
-        return exp.cast(exp.Literal.string(text), exp.DataType.build("timestamp"))
+        return exp.cast(exp.Literal.string(text), exp.DataType(this=exp.DataType.Type.TIMESTAMP))
     return exp.cast(
-        exp.Literal.string(instant.isoformat(sep=" ")), exp.DataType.build("timestamptz")
+        exp.Literal.string(instant.isoformat(sep=" ")),
+        exp.DataType(this=exp.DataType.Type.TIMESTAMPTZ),
     )
 
 
@@ -298,20 +303,23 @@ def rollup_aggregate(
             this=exp.to_identifier(plan.name),
             db=exp.to_identifier("gold"),
             alias=exp.TableAlias(this=exp.to_identifier(alias)),
-        )
+        ),
+        copy=False,
     )
     groups: list[exp.Expr] = []
     if grain is not None:
         bucket = bucket_expression(column(_TIME), grain, layer.calendar, is_date=True)
-        select = select.select(exp.alias_(bucket, _TIME, quoted=True))
+        select = select.select(exp.alias_(bucket, _TIME, quoted=True), copy=False)
         groups.append(bucket.copy())
     for name in by:
-        select = select.select(exp.alias_(column(name), name, quoted=True))
+        select = select.select(exp.alias_(column(name), name, quoted=True), copy=False)
         groups.append(column(name))
     for metric in metrics:
-        select = select.select(exp.alias_(_combined(metric, column), metric.name, quoted=True))
+        select = select.select(
+            exp.alias_(_combined(metric, column), metric.name, quoted=True), copy=False
+        )
     filters: list[exp.Expr] = []
-    stamp = exp.DataType.build("timestamp")
+    stamp = exp.DataType(this=exp.DataType.Type.TIMESTAMP)
     if data_start is not None:
         filters.append(
             exp.GTE(
@@ -329,9 +337,9 @@ def rollup_aggregate(
     if condition is not None:
         filters.append(replace_columns(condition, column))
     if filters:
-        select = select.where(exp.and_(*filters))
+        select = select.where(exp.and_(*filters), copy=False)
     if groups:
-        select = select.group_by(*groups)
+        select = select.group_by(*groups, copy=False)
     return select
 
 

@@ -7,6 +7,7 @@ versions), so every process and every interface answers from the same definition
 
 import hashlib
 import json
+import threading
 import time
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -77,7 +78,9 @@ class MetricResult:
     """A metric query's answer and how it was computed."""
 
     table: pa.Table
-    sql: str
+    tree: exp.Query
+    """The query as it ran (policies applied)."""
+    dialect: str
     engine: str
     elapsed_s: float
     compiled: CompiledQuery
@@ -90,6 +93,11 @@ class MetricResult:
     def columns(self) -> list[str]:
         """The result's columns, in order."""
         return list(self.table.column_names)
+
+    @property
+    def sql(self) -> str:
+        """The SQL that ran, in the engine's dialect (rendered when asked: it costs)."""
+        return self.tree.sql(dialect=self.dialect, pretty=True)
 
 
 class SemanticService:
@@ -126,11 +134,12 @@ class SemanticService:
         self._clock: Clock = clock or SystemClock()
         self._catalog = catalog
         self._rollups = rollups
+        self._memo = threading.local()
         self._cache: ResultCache[MetricResult] | None = (
             ResultCache(cache_entries) if cache_entries > 0 else None
         )
         self._layer_cache: tuple[tuple[Any, Any], SemanticLayer] | None = None
-        self._resolve = resolve
+        self._resolve_published = resolve
         self._engines = engines
         self._default_engine = default_engine
         self._metrics_dir = metrics_dir
@@ -308,6 +317,15 @@ class SemanticService:
         Raises:
             UnknownMetric, MetricQueryError: the query cannot be answered as asked.
         """
+        self._memo.tables = {}
+        try:
+            return self._query(query, ctx=ctx, engine=engine, use_rollups=use_rollups)
+        finally:
+            self._memo.tables = None
+
+    def _query(
+        self, query: MetricQuery, *, ctx: RequestContext, engine: str | None, use_rollups: bool
+    ) -> MetricResult:
         started = time.perf_counter()
         engine_name = engine or self._default_engine
         records = self.stored(ctx=ctx)
@@ -340,7 +358,8 @@ class SemanticService:
         }
         result = MetricResult(
             table=table,
-            sql=tree.sql(dialect=runner.dialect, pretty=True),
+            tree=tree,
+            dialect=runner.dialect,
             engine=engine_name,
             elapsed_s=time.perf_counter() - started,
             compiled=compiled,
@@ -371,6 +390,16 @@ class SemanticService:
                 "cached": cached,
             },
         )
+
+    def _resolve(self, layer: str, name: str) -> TableSource:
+        """A table's published version, looked up once per query (versions may move between)."""
+        memo: dict[tuple[str, str], TableSource] | None = getattr(self._memo, "tables", None)
+        if memo is None:
+            return self._resolve_published(layer, name)
+        found = memo.get((layer, name))
+        if found is None:
+            found = memo[(layer, name)] = self._resolve_published(layer, name)
+        return found
 
     def _published_version(self, table: str) -> int | None:
         try:

@@ -218,14 +218,14 @@ def bucket_expression(
     ``AT TIME ZONE`` would otherwise take it for local time and shift it the wrong way.
     """
     if is_date:
-        local: exp.Expr = exp.cast(column, exp.DataType.build("timestamp"))
+        local: exp.Expr = exp.cast(column, exp.DataType(this=exp.DataType.Type.TIMESTAMP))
     else:
         instant = column
         if is_naive:
             instant = exp.AtTimeZone(this=column, zone=exp.Literal.string("UTC"))
         local = exp.cast(
             exp.AtTimeZone(this=instant, zone=exp.Literal.string(calendar.time_zone)),
-            exp.DataType.build("timestamp"),
+            exp.DataType(this=exp.DataType.Type.TIMESTAMP),
         )
     if grain in _SQL_UNITS:
         return _trunc(local, _SQL_UNITS[grain])
