@@ -16,6 +16,7 @@ from typing import Any
 import pyarrow as pa
 
 from gnomon.app import Gnomon
+from gnomon.context import Principal, RequestContext
 from gnomon.errors import Conflict
 from gnomon.examples.retail import GenerationResult, generate
 from gnomon.ingest import IngestResult, ProgressListener
@@ -24,6 +25,8 @@ from gnomon.project import scaffold
 
 __all__ = ["DEMO_MARKER", "DemoReport", "run_demo"]
 
+ACME = "acme"
+GLOBEX = "globex"
 DEMO_MARKER = ".gnomon-demo"
 """A file marking a folder as a demo project, which ``gnomon demo`` may rebuild from scratch."""
 
@@ -45,6 +48,9 @@ class DemoReport:
     kpis_by_month: pa.Table
     kpis_by_region: pa.Table
     recent_days: pa.Table
+    tenants: pa.Table
+    same_query: tuple[tuple[str, pa.Table], ...]
+    """The same KPI query answered for each demo user."""
 
 
 def _prepare(project: Path) -> None:
@@ -93,6 +99,8 @@ def run_demo(
     _prepare(project)
     stage(f"Generating {rows:,} orders (seed {seed})")
     generation = generate(project / "data", rows=rows, seed=seed, on_progress=on_rows)
+    stage(f"Generating {max(rows // 4, 1_000):,} orders for the second tenant, globex")
+    generate(project / "data" / "globex", rows=max(rows // 4, 1_000), seed=seed + 1)
     with Gnomon.open(project) as app:
         ctx = app.context()
         stage("Loading orders: files → bronze → contract checks → quarantine / silver")
@@ -134,10 +142,17 @@ def run_demo(
         before = app.sql(status_sql, ctx=ctx, versions={"silver.orders": before_updates})
         after = app.sql(status_sql, ctx=ctx)
         latest_wins = _side_by_side(before, after, before_updates)
+        stage("Loading globex's orders into its own tenant")
+        globex = app.context(GLOBEX)
+        loads += app.ingest.ingest("globex_orders", ctx=globex, on_progress=on_progress)
         stage("Applying metric definitions (metrics/orders.yaml) and querying KPIs")
         applied = app.semantic.apply(ctx=ctx)
+        app.semantic.apply(ctx=globex)
         stage("Refreshing metric rollups")
         rollups = app.semantic.refresh(ctx=ctx)
+        app.semantic.refresh(ctx=globex)
+        stage("Creating users and access policies (row policy on region, masked customer ids)")
+        users = _users_and_policies(app)
         kpis_by_month = app.query(
             [
                 "revenue",
@@ -164,6 +179,25 @@ def run_demo(
             limit=7,
             ctx=ctx,
         ).table.sort_by("time")
+        same_query = tuple(
+            (
+                f"{principal.user} ({', '.join(sorted(principal.roles))})",
+                app.query(["revenue", "orders", "average_order_value"], by=["region"],
+                          ctx=RequestContext(principal)).table,
+            )
+            for principal in users
+        )  # fmt: skip
+        tenants = app.sql("SELECT COUNT(*) AS orders FROM silver.orders", ctx=ctx).append_column(
+            "tenant", pa.array([ACME])
+        )
+        tenants = pa.concat_tables(
+            [
+                tenants,
+                app.sql("SELECT COUNT(*) AS orders FROM silver.orders", ctx=globex).append_column(
+                    "tenant", pa.array([GLOBEX])
+                ),
+            ]
+        ).select(["tenant", "orders"])
     return DemoReport(
         project=project,
         generation=generation,
@@ -178,7 +212,44 @@ def run_demo(
         kpis_by_month=kpis_by_month,
         kpis_by_region=kpis_by_region,
         recent_days=recent_days,
+        tenants=tenants,
+        same_query=same_query,
     )
+
+
+def _users_and_policies(app: Gnomon) -> list[Principal]:
+    """The demo's users (and the EMEA analyst's row policy and mask), as principals."""
+    acme, globex = app.context(ACME), app.context(GLOBEX)
+    columns = app.snapshot("silver", "orders").schema.names
+    app.policies.save(
+        ctx=acme,
+        name="analysts_see_their_region",
+        kind="row",
+        table="silver.orders",
+        roles=["analyst"],
+        spec={"predicate": "region = {{ user.region }}"},
+        columns=columns,
+    )
+    app.policies.save(
+        ctx=acme,
+        name="analysts_see_masked_customers",
+        kind="mask",
+        table="silver.orders",
+        roles=["analyst"],
+        spec={"column": "customer_id", "strategy": "partial", "reveal": 3},
+        columns=columns,
+    )
+    made = [
+        app.identities.create_user(ctx=acme, name="admin@acme", roles=["admin"]),
+        app.identities.create_user(
+            ctx=acme, name="emea@acme", roles=["analyst"], attributes={"region": "EMEA"}
+        ),
+        app.identities.create_user(ctx=globex, name="admin@globex", roles=["admin"]),
+    ]
+    return [
+        Principal(tenant=u.tenant, user=u.name, roles=frozenset(u.roles), attributes=u.attributes)
+        for u in made
+    ]
 
 
 def _side_by_side(before: pa.Table, after: pa.Table, version: int) -> pa.Table:

@@ -170,9 +170,14 @@ def test_every_command_takes_project_and_listings_take_format() -> None:
         "ingest", "sql", "build", "sources list", "runs list", "runs show", "datasets list",
         "datasets show", "lake tables", "lake history", "lake vacuum", "lake compact",
         "models list", "apply", "metrics list", "metrics show", "metrics query", "metrics refresh",
-        "metrics rollups",
+        "metrics rollups", "tenants list", "users list", "keys create", "keys list", "roles list",
+        "policies list", "audit list", "token create",
     }  # fmt: skip
-    assert listings | {"init", "demo"} == set(leaves)
+    others = {
+        "init", "demo", "serve", "tenants create", "users create", "users disable", "keys revoke",
+        "roles set", "roles delete", "policies set", "policies delete", "audit verify",
+    }  # fmt: skip
+    assert listings | others == set(leaves)
     for name, command in leaves.items():
         options = {opt for param in command.params for opt in param.opts}
         if name != "init":  # init names the folder to create as its argument
@@ -776,6 +781,18 @@ def test_demo_applies_kpis_that_agree_with_the_gold_tables(demo: Demo) -> None:
     for region, row in kpis.items():
         assert row["average_order_value"] == pytest.approx(row["revenue"] / row["orders"])
         assert row["orders"] <= gold[region]["orders"]  # gold counts cancelled orders too
+
+
+@pytest.mark.slow
+def test_demo_has_two_tenants_and_answers_each_user_within_its_policies(demo: Demo) -> None:
+    out = demo.first.out
+    assert "Tenants (each sees only its own orders)" in out
+    tenants = re.search(r"acme\s*│\s*([\d,]+).*?globex\s*│\s*([\d,]+)", out, re.S)
+    assert tenants and _number(tenants.group(1)) == 20_000 and _number(tenants.group(2)) == 5_000
+    analyst = out.split("as emea@acme (analyst)")[1].split("Revenue by region, as")[0]
+    assert "EMEA" in analyst and "AMER" not in analyst and "APAC" not in analyst
+    admin = out.split("as admin@acme (admin)")[1].split("Revenue by region, as")[0]
+    assert all(region in admin for region in ("EMEA", "AMER", "APAC"))
 
 
 @pytest.mark.slow

@@ -99,6 +99,9 @@ def demo(
     )
     render(report.kpis_by_region, OutputFormat.table, title="KPIs by region, all time")
     render(report.recent_days, OutputFormat.table, title="Last 7 days")
+    render(report.tenants, OutputFormat.table, title="Tenants (each sees only its own orders)")
+    for who, table in report.same_query:
+        render(table, OutputFormat.table, title=f"Revenue by region, as {who}")
     render(
         [
             {"kind": i.kind, "start": i.start, "end": i.end, "segment": i.segment}
@@ -114,6 +117,7 @@ def demo(
         f"  gnomon metrics query revenue average_order_value --by channel --grain month "
         f"--project {project}\n"
         f"  gnomon metrics show revenue_yoy --project {project}\n"
+        f"  gnomon token create --tenant acme --user emea@acme --project {project}\n"
         f"  gnomon runs list --project {project}\n"
         f"  gnomon lake history silver.orders --project {project}"
     )
