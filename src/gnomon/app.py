@@ -393,7 +393,9 @@ class Gnomon:
     def policies(self) -> PolicyService:
         """Row policies and column masks."""
         if self._policies is None:
-            self._policies = PolicyService(catalog=self.catalog, mask_key=self.secret)
+            self._policies = PolicyService(
+                catalog=self.catalog, mask_key=self.secret, audit=self.audit
+            )
         return self._policies
 
     @property

@@ -444,8 +444,13 @@ def test_sql_explain_shows_the_tenant_filter(gnomon: Gnomon, loaded: Loaded) -> 
 
 def test_sql_is_scoped_to_the_tenant(gnomon: Gnomon, loaded: Loaded) -> None:
     query = "SELECT COUNT(*) AS n FROM silver.orders"
+    unknown = sql(gnomon, loaded.project, query, "--tenant", "other", "--format", "json")
+    assert_user_error(unknown, "Unknown tenant 'other'")
+    assert gnomon("tenants", "create", "other", "--project", loaded.project).code == 0
     other = sql(gnomon, loaded.project, query, "--tenant", "other", "--format", "json")
     assert other.rows() == [{"n": 0}]
+    mine = sql(gnomon, loaded.project, query, "--format", "json")
+    assert mine.rows()[0]["n"] > 0
 
 
 def test_sql_from_stdin(gnomon: Gnomon, loaded: Loaded) -> None:

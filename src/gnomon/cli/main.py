@@ -14,7 +14,19 @@ import sys
 import typer
 
 from gnomon import __version__
-from gnomon.cli import datasets, demo, ingest, lake, metrics, models, project, runs, sql
+from gnomon.cli import (
+    datasets,
+    demo,
+    governance,
+    ingest,
+    lake,
+    metrics,
+    models,
+    project,
+    runs,
+    serve,
+    sql,
+)
 from gnomon.cli._render import err_console
 from gnomon.errors import GnomonError
 
@@ -59,6 +71,8 @@ lake.register(app)
 models.register(app)
 metrics.register(app)
 demo.register(app)
+serve.register(app)
+governance.register(app)
 
 
 def _wants_json(args: list[str]) -> bool:

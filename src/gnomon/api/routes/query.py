@@ -5,6 +5,7 @@ them, run under the tenant's query quota, and read only what the caller's polici
 """
 
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Annotated, Any
 
 import pyarrow as pa
@@ -54,8 +55,15 @@ class Rows(BaseModel):
 def _rows(table: pa.Table, *, truncated: bool = False) -> Rows:
     columns = list(table.column_names)
     data = table.to_pydict()
-    rows = [[data[c][i] for c in columns] for i in range(table.num_rows)]
+    rows = [[_json_value(data[c][i]) for c in columns] for i in range(table.num_rows)]
     return Rows(columns=columns, rows=rows, truncated=truncated)
+
+
+def _json_value(value: Any) -> Any:
+    """Exact decimals (DuckDB's sums, HUGEINT) as JSON numbers, not strings."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    return value
 
 
 @router.post("/sql", response_model=Rows)

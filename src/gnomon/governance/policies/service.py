@@ -14,6 +14,7 @@ from gnomon.catalog import Catalog
 from gnomon.context import RequestContext
 from gnomon.engine import Access, TableSource
 from gnomon.errors import InvalidInput, NotFound
+from gnomon.governance.audit import AuditService
 from gnomon.governance.policies.access import (
     ADMIN_ROLE,
     MASK_STRATEGIES,
@@ -33,9 +34,12 @@ class PolicyService:
         mask_key: the secret hash masks are keyed with.
     """
 
-    def __init__(self, *, catalog: Catalog, mask_key: bytes) -> None:
+    def __init__(
+        self, *, catalog: Catalog, mask_key: bytes, audit: AuditService | None = None
+    ) -> None:
         self._catalog = catalog
         self._mask_key = mask_key
+        self._audit = audit
 
     def access(self, ctx: RequestContext, tables: Mapping[str, TableSource]) -> Access:
         """What ``ctx``'s principal may see of ``tables`` (``layer.name`` → version read)."""
@@ -78,7 +82,7 @@ class PolicyService:
         """
         clean = _checked(kind, table, dict(spec), list(columns))
         with self._catalog.transaction() as tx:
-            return tx.policies.put(
+            record = tx.policies.put(
                 tenant=ctx.tenant,
                 name=name,
                 kind=kind,
@@ -87,6 +91,12 @@ class PolicyService:
                 spec=clean,
                 enabled=enabled,
             )
+        if self._audit is not None:
+            self._audit.record(
+                ctx, "policy.put", target=name, kind=kind, table=table, roles=sorted(set(roles)),
+                spec=clean, enabled=enabled,
+            )  # fmt: skip
+        return record
 
     def list(self, *, ctx: RequestContext) -> list[Any]:
         """The tenant's policies."""
@@ -102,6 +112,8 @@ class PolicyService:
         with self._catalog.transaction() as tx:
             if not tx.policies.delete(tenant=ctx.tenant, name=name):
                 raise NotFound(f"No access policy is called {name!r}.", policy=name)
+        if self._audit is not None:
+            self._audit.record(ctx, "policy.delete", target=name)
 
 
 def _checked(kind: str, table: str, spec: dict[str, Any], columns: list[str]) -> dict[str, Any]:
