@@ -37,7 +37,11 @@ class CursorCodec:
         if cursor is None or cursor == "":
             return None
         body, _, signature = cursor.partition(".")
-        if not signature or not hmac.compare_digest(signature, self._sign(body)):
+        if (
+            not signature
+            or not cursor.isascii()
+            or not hmac.compare_digest(signature, self._sign(body))
+        ):
             raise _bad()
         try:
             data = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))

@@ -9,7 +9,8 @@ Listings the catalog pages itself (users, audit) pass the cursor's key on; listi
 returns whole are cut into pages here, by a stable key, with :func:`paginate`.
 """
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any, Generic, TypeVar
@@ -18,8 +19,9 @@ from fastapi import Depends, Query, Request
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
 
+from gnomon.catalog import TenantNotFound
 from gnomon.context import RequestContext
-from gnomon.errors import InvalidInput
+from gnomon.errors import InvalidInput, NotFound
 
 if TYPE_CHECKING:
     from gnomon.api.app import ApiState
@@ -35,6 +37,7 @@ __all__ = [
     "cursor_key",
     "next_cursor",
     "operation_id",
+    "own_tenant",
     "paginate",
     "sort_stamp",
     "state_of",
@@ -45,6 +48,9 @@ MAX_PAGE = 500
 
 T = TypeVar("T")
 R = TypeVar("R")
+
+_CURSOR_PATTERN = r"^[A-Za-z0-9_.=-]*$"
+"""Cursors are URL-safe base64 and a dot; anything else is refused before it is decoded."""
 
 Key = tuple[str | int, ...]
 """A stable sort key of a listing's items; it is what a cursor carries."""
@@ -99,7 +105,11 @@ def _page_request(
     ] = DEFAULT_PAGE,
     cursor: Annotated[
         str | None,
-        Query(max_length=2048, description="The next_cursor of the previous page."),
+        Query(
+            max_length=2048,
+            pattern=_CURSOR_PATTERN,
+            description="The next_cursor of the previous page.",
+        ),
     ] = None,
 ) -> PageRequest:
     return PageRequest(limit=limit, cursor=cursor)
@@ -181,3 +191,19 @@ def paginate(
 def sort_stamp(at: datetime) -> str:
     """A time as a string that sorts as the time does (UTC, always with microseconds)."""
     return at.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+@contextmanager
+def own_tenant(ctx: RequestContext) -> Iterator[None]:
+    """Writes for a tenant the catalog has never seen are not found, naming no other tenant.
+
+    A bearer token may name any tenant; the catalog's own error lists the tenants that exist,
+    which must not reach such a caller.
+    """
+    try:
+        yield
+    except TenantNotFound as exc:
+        raise NotFound(
+            f"Tenant {ctx.tenant!r} does not exist yet.",
+            hint="Ask an administrator of the default tenant to create it.",
+        ) from exc

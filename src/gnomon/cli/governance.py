@@ -20,7 +20,7 @@ from gnomon.catalog import ApiKeyRecord, AuditRecord, UserRecord
 from gnomon.cli._common import FormatOption, ProjectOption, TenantOption, open_project
 from gnomon.cli._render import OutputFormat, console, err_console, render
 from gnomon.context import RequestContext
-from gnomon.errors import Conflict, Forbidden, InvalidInput
+from gnomon.errors import Forbidden, InvalidInput
 from gnomon.governance.policies.rbac import BUILTIN_ROLES
 
 __all__ = ["register"]
@@ -132,15 +132,7 @@ def tenants_create(
 ) -> None:
     """Create a tenant: the boundary no read, definition or key crosses."""
     with open_project(project) as app:
-        with app.catalog.transaction() as tx:
-            if any(t.id == tenant_id for t in tx.tenants.list()):
-                raise Conflict(
-                    f"Tenant {tenant_id!r} already exists.",
-                    hint="Choose another id, or use the existing tenant with --tenant.",
-                    tenant=tenant_id,
-                )
-            tx.tenants.ensure(tenant_id, name=name)
-        app.audit.record(app.context(tenant_id), "tenant.create", target=tenant_id)
+        app.identities.create_tenant(tenant_id, ctx=app.context(), name=name)
     console.print(f"Created tenant [bold]{tenant_id}[/].")
 
 

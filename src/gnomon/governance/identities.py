@@ -5,17 +5,22 @@ SHA-256 is stored.
 """
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from gnomon.catalog import ApiKeyRecord, Catalog, RoleRecord, UserRecord
+from gnomon.catalog import ApiKeyRecord, Catalog, RoleRecord, TenantRecord, UserRecord
 from gnomon.clock import Clock
-from gnomon.context import RequestContext
-from gnomon.errors import InvalidInput, NotFound
+from gnomon.context import Principal, RequestContext
+from gnomon.errors import Conflict, Forbidden, InvalidInput, NotFound
 from gnomon.governance.audit import AuditService
 from gnomon.governance.auth import StoredKey, new_api_key
-from gnomon.governance.policies.rbac import BUILTIN_ROLES, parse_grant
+from gnomon.governance.policies.rbac import (
+    BUILTIN_ROLES,
+    PERMISSIONS,
+    parse_grant,
+    permissions_of,
+)
 
 __all__ = ["CatalogKeyStore", "IdentityService", "NewApiKey"]
 
@@ -68,6 +73,37 @@ class IdentityService:
         self._audit = audit
         self._clock = clock
 
+    # ------------------------------------------------------------ tenants
+
+    def create_tenant(
+        self, tenant_id: str, *, ctx: RequestContext, name: str | None = None
+    ) -> TenantRecord:
+        """Add a tenant (recorded in the new tenant's audit log, by ``ctx``'s principal).
+
+        Raises:
+            Conflict: it exists.
+        """
+        with self._catalog.transaction() as tx:
+            if any(t.id == tenant_id for t in tx.tenants.list()):
+                raise Conflict(
+                    f"Tenant {tenant_id!r} already exists.",
+                    hint="Choose another id, or use the existing tenant.",
+                    tenant=tenant_id,
+                )
+            record = tx.tenants.ensure(tenant_id, name=name)
+        self._audit.record(
+            RequestContext(replace(ctx.principal, tenant=tenant_id), ctx.correlation_id),
+            "tenant.create",
+            target=tenant_id,
+            by_tenant=ctx.tenant,
+        )
+        return record
+
+    def tenants(self) -> list[TenantRecord]:
+        """Every tenant (for administrators of the whole installation)."""
+        with self._catalog.transaction() as tx:
+            return tx.tenants.list()
+
     # ------------------------------------------------------------ users
 
     def create_user(
@@ -79,7 +115,8 @@ class IdentityService:
         attributes: dict[str, Any] | None = None,
         display_name: str | None = None,
     ) -> UserRecord:
-        """Add a user; its roles must exist (built in or custom)."""
+        """Add a user; its roles must exist (built in or custom) and be the caller's to grant."""
+        self._check_grantable(ctx, roles)
         with self._catalog.transaction() as tx:
             self._check_roles(tx, ctx.tenant, roles)
             user = tx.users.create(
@@ -126,6 +163,8 @@ class IdentityService:
         disabled: bool | None = None,
     ) -> UserRecord:
         """Change a user's roles, attributes, name shown or disabled flag."""
+        if roles is not None:
+            self._check_grantable(ctx, roles)
         with self._catalog.transaction() as tx:
             if roles is not None:
                 self._check_roles(tx, ctx.tenant, roles)
@@ -160,6 +199,7 @@ class IdentityService:
     ) -> NewApiKey:
         """Make an API key for a user; the key text is returned once and never stored."""
         user = self.user(user_id, ctx=ctx)
+        self._check_grantable(ctx, list(roles) or user.roles)
         extra = sorted(set(roles) - set(user.roles))
         if extra:
             raise InvalidInput(
@@ -214,6 +254,7 @@ class IdentityService:
             )
         for text in permissions:
             parse_grant(text)
+        self._check_permissions(ctx, permissions)
         with self._catalog.transaction() as tx:
             role = tx.roles.put(
                 tenant=ctx.tenant,
@@ -241,6 +282,37 @@ class IdentityService:
         """The tenant's custom roles, for permission checks."""
         with self._catalog.transaction() as tx:
             return {r.name: list(r.permissions) for r in tx.roles.list(tenant=tenant)}
+
+    def _check_grantable(self, ctx: RequestContext, roles: Sequence[str]) -> None:
+        """Nobody hands out permissions it does not hold itself (roles of users and keys)."""
+        custom = self.custom_roles(ctx.tenant)
+        mine = permissions_of(ctx.principal, custom)
+        for role in roles:
+            wanted = permissions_of(
+                Principal(tenant=ctx.tenant, user="", roles=frozenset({role})), custom
+            )
+            missing = sorted(wanted - mine)
+            if missing:
+                raise Forbidden(
+                    f"{ctx.principal.user} may not grant role {role!r}: it would hand out "
+                    f"{', '.join(missing)}, which {ctx.principal.user} does not hold.",
+                    hint="Ask an administrator to grant it.",
+                    role=role,
+                )
+
+    def _check_permissions(self, ctx: RequestContext, permissions: Sequence[str]) -> None:
+        """A custom role may only hold permissions its author holds."""
+        mine = permissions_of(ctx.principal, self.custom_roles(ctx.tenant))
+        wanted = {g.permission for g in map(parse_grant, permissions)}
+        if "*" in wanted:
+            wanted = set(PERMISSIONS)
+        missing = sorted(wanted - mine)
+        if missing:
+            raise Forbidden(
+                f"{ctx.principal.user} may not define a role with {', '.join(missing)}, "
+                "which it does not hold.",
+                hint="Ask an administrator to define it.",
+            )
 
     @staticmethod
     def _check_roles(tx: Any, tenant: str, roles: Sequence[str]) -> None:

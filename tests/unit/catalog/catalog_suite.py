@@ -261,12 +261,13 @@ class CatalogSuite:
                     tx.tenants.ensure(bad)
             assert [t.id for t in tx.tenants.list()] == ["acme", "default", "globex"]
 
-    def test_get_of_unknown_tenant_lists_the_known(self, catalog: Catalog) -> None:
+    def test_get_of_unknown_tenant_names_no_other_tenant(self, catalog: Catalog) -> None:
         with catalog.transaction() as tx, pytest.raises(TenantNotFound) as caught:
             tx.tenants.get("initech")
         assert isinstance(caught.value, NotFound)
-        assert caught.value.details["known"] == ["acme", "default", "globex"]
-        assert "acme, default, globex" in caught.value.message
+        assert "initech" in caught.value.message
+        shown = f"{caught.value.message} {caught.value.hint} {caught.value.details}"
+        assert not any(name in shown for name in ("acme", "globex"))
 
     def test_writes_for_an_unknown_tenant_are_refused(self, catalog: Catalog) -> None:
         with catalog.transaction() as tx:
@@ -833,7 +834,7 @@ class CatalogSuite:
         with catalog.transaction() as tx:
             with pytest.raises(TenantNotFound, match="initech") as caught:
                 tx.rollups.put(**rollup(tenant="initech"))
-            assert caught.value.details["known"] == ["acme", "default", "globex"]
+            assert "known" not in caught.value.details
             assert tx.rollups.list(tenant="initech") == []
             assert tx.rollups.list(tenant="acme") == []
 

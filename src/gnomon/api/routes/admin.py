@@ -6,8 +6,6 @@ create tenants. An API key's text is in the answer that creates it, and nowhere 
 """
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -21,6 +19,7 @@ from gnomon.api.schemas import (
     cursor_key,
     next_cursor,
     operation_id,
+    own_tenant,
     paginate,
     sort_stamp,
     state_of,
@@ -30,12 +29,11 @@ from gnomon.catalog import (
     ApiKeyRecord,
     AuditRecord,
     PolicyRecord,
-    TenantNotFound,
     TenantRecord,
     UserRecord,
 )
 from gnomon.context import RequestContext
-from gnomon.errors import Conflict, Forbidden, InvalidInput, NotFound
+from gnomon.errors import Forbidden, InvalidInput, NotFound
 from gnomon.governance.policies import ADMIN_ROLE
 from gnomon.governance.policies.rbac import BUILTIN_ROLES
 
@@ -256,18 +254,6 @@ def _entry(record: AuditRecord) -> AuditEntryPublic:
     )
 
 
-@contextmanager
-def _own_tenant(ctx: RequestContext) -> Iterator[None]:
-    """A principal whose tenant has no catalog row learns that, not the other tenants' ids."""
-    try:
-        yield
-    except TenantNotFound as exc:
-        raise NotFound(
-            f"Tenant {ctx.tenant!r} does not exist yet.",
-            hint="Ask an administrator of the default tenant to create it.",
-        ) from exc
-
-
 # ---------------------------------------------------------------- tenants
 
 
@@ -307,11 +293,7 @@ def create_tenant(
             hint=f"Sign in to tenant {app.settings.tenant!r} to create tenants.",
             permission="tenants:write",
         )
-    with app.catalog.transaction() as tx:
-        if any(t.id == body.id for t in tx.tenants.list()):
-            raise Conflict(f"A tenant called {body.id!r} already exists.", tenant=body.id)
-        record = tx.tenants.ensure(body.id, name=body.name)
-    app.audit.record(ctx, "tenant.create", target=record.id)
+    record = app.identities.create_tenant(body.id, ctx=ctx, name=body.name)
     return _tenant(record)
 
 
@@ -337,7 +319,7 @@ def create_user(
     body: UserCreate, request: Request, ctx: Annotated[RequestContext, requires("users:write")]
 ) -> UserPublic:
     """Add a user to the tenant."""
-    with _own_tenant(ctx):
+    with own_tenant(ctx):
         created = state_of(request).app.identities.create_user(
             ctx=ctx,
             name=body.name,
@@ -456,7 +438,7 @@ def put_role(
     ctx: Annotated[RequestContext, requires("roles:write")],
 ) -> RolePublic:
     """Create or replace a custom role (built-in roles cannot be redefined)."""
-    with _own_tenant(ctx):
+    with own_tenant(ctx):
         role = state_of(request).app.identities.put_role(
             name, ctx=ctx, permissions=body.permissions, description=body.description
         )
@@ -505,7 +487,7 @@ def put_policy(
             hint="Name the table as layer.name, e.g. silver.orders.",
             field="table",
         ) from exc
-    with _own_tenant(ctx):
+    with own_tenant(ctx):
         saved = app.policies.save(
             ctx=ctx,
             name=name,
@@ -516,7 +498,6 @@ def put_policy(
             columns=[f.name for f in schema],
             enabled=body.enabled,
         )
-    app.audit.record(ctx, "policy.put", target=name, kind=body.kind, table=body.table)
     return _policy(saved)
 
 
@@ -525,9 +506,7 @@ def delete_policy(
     name: Name, request: Request, ctx: Annotated[RequestContext, requires("policies:write")]
 ) -> Response:
     """Remove a policy."""
-    app = state_of(request).app
-    app.policies.delete(name, ctx=ctx)
-    app.audit.record(ctx, "policy.delete", target=name)
+    state_of(request).app.policies.delete(name, ctx=ctx)
     return Response(status_code=204)
 
 

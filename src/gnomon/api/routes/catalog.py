@@ -9,12 +9,12 @@ import json
 from datetime import datetime
 from typing import Annotated, Any
 
-import pyarrow as pa
 from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel
 from sqlglot import exp
 
-from gnomon.api.routes.query import Rows
+# The same rows, values and JSON types as the query routes answer with.
+from gnomon.api.routes.query import Rows, _rows
 from gnomon.api.schemas import (
     ERROR_RESPONSES,
     Page,
@@ -270,10 +270,3 @@ def get_run(
 ) -> RunPublic:
     """One run of the tenant."""
     return _run(state_of(request).app.run(run_id, ctx=ctx))
-
-
-def _rows(table: pa.Table, *, truncated: bool) -> Rows:
-    columns = list(table.column_names)
-    data = table.to_pydict()
-    rows = [[data[c][i] for c in columns] for i in range(table.num_rows)]
-    return Rows(columns=columns, rows=rows, truncated=truncated)

@@ -17,6 +17,7 @@ from gnomon.api.schemas import (
     Page,
     PageQuery,
     operation_id,
+    own_tenant,
     paginate,
     state_of,
 )
@@ -122,7 +123,10 @@ def _put(request: Request, ctx: RequestContext, kind: DefinitionKind, name: str,
     app = state_of(request).app
     stored = app.semantic.stored(ctx=ctx)
     others = [r for r in stored if (r.kind, r.name) != (kind, name)]
-    result = app.semantic.apply(ctx=ctx, definitions=[*_current(others), definition], prune=False)
+    with own_tenant(ctx):
+        result = app.semantic.apply(
+            ctx=ctx, definitions=[*_current(others), definition], prune=False
+        )
     [row] = [r for r in result.rows() if (r["kind"], r["name"]) == (kind, name)]
     if row["change"] != "unchanged":
         app.audit.record(ctx, f"{kind}.put", target=name, version=row["version"])

@@ -13,12 +13,18 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
+from gnomon.api.schemas import ERROR_RESPONSES, operation_id
 from gnomon.api.security import requires
 from gnomon.context import RequestContext
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/api/v1", tags=["query"])
+router = APIRouter(
+    prefix="/api/v1",
+    tags=["query"],
+    responses=ERROR_RESPONSES,
+    generate_unique_id_function=operation_id,
+)
 
 
 class SqlRequest(BaseModel):

@@ -147,12 +147,12 @@ class Repository:
             raise self._unknown_tenant(tenant)
 
     def _unknown_tenant(self, tenant: str) -> TenantNotFound:
-        known = self._session.scalars(select(Tenant.id)).all()
+        # Other tenants are never named: this message may reach a caller of another tenant.
         return TenantNotFound(
-            f"Unknown tenant {tenant!r}: known tenants are {known_names(known)}.",
-            hint="Create the tenant first (migrate() creates 'default'), or use a known one.",
+            f"Unknown tenant {tenant!r}.",
+            hint="Create the tenant first (gnomon tenants create), or check its name "
+            "(gnomon tenants list).",
             tenant=tenant,
-            known=sorted(known),
         )
 
     def _bytewise(self, column: InstrumentedAttribute[str]) -> ColumnElement[str]:

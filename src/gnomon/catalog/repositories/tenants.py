@@ -55,7 +55,7 @@ class TenantRepository(Repository):
         """The tenant with this id.
 
         Raises:
-            TenantNotFound: no such tenant; the message lists the known ones.
+            TenantNotFound: no such tenant; the message names no other tenant.
         """
         row = self._fresh(Tenant, Tenant.id == tenant_id)
         if row is None:
