@@ -136,8 +136,11 @@ KILL_POINTS = [
     ("lake", "append", "before", 1),  # before bronze is written
     ("lake", "append", "mid-stream", 1),  # while bronze files are being written
     ("lake", "append", "after", 1),  # bronze committed, nothing else
+    ("lake", "stage", "mid-stream", 1),  # while the valid rows are written as silver files
+    ("lake", "stage", "after", 1),  # silver files staged, not committed, quarantine not written
     ("lake", "replace_batch", "after", 1),  # quarantine committed
-    ("lake", "merge", "before", 1),  # checks done, silver not touched
+    ("lake", "commit_staged", "before", 1),  # checks done, silver not touched
+    ("lake", "merge", "before", 1),  # the staged rows read back for the merge
     ("lake", "merge", "after", 1),  # silver committed, nothing published
     ("tables", "publish", "after", 1),  # inside the publish transaction, before its commit
 ]
@@ -172,13 +175,34 @@ def test_sigkill_during_second_load_then_resume(
 
     assert _ingest(project) == ["skipped"]
     assert _content(_state(project)) == reference, "a further ingest must add nothing"
+    _assert_vacuum_cleans_leftovers(project)
+
+
+def _assert_vacuum_cleans_leftovers(project: Path) -> None:
+    """Files a killed load left behind are referenced by no version, and a vacuum removes them."""
+    with Gnomon.open(project) as app:
+        for info in app.tables():
+            app.lake.vacuum(info.layer, info.name, retention_hours=0, force=True, dry_run=False)
+            folder = Path(app.lake.uri(info.layer, info.name))
+            stored = {str(path) for path in folder.rglob("*.parquet")}
+            assert stored == set(app.lake.snapshot(info.layer, info.name).files), info
+
+
+FIRST_LOAD_KILL_POINTS = [
+    ("lake", "append", "after", 1),  # bronze committed, nothing else
+    ("lake", "stage", "mid-stream", 1),  # silver files half written, no silver table yet
+    ("lake", "commit_staged", "after", 1),  # silver created, nothing published
+]
 
 
 @pytest.mark.slow
-def test_sigkill_during_first_load_then_resume(tmp_path: Path, batches: Any) -> None:
+@pytest.mark.parametrize(("owner", "method", "when", "nth"), FIRST_LOAD_KILL_POINTS)
+def test_sigkill_during_first_load_then_resume(
+    tmp_path: Path, batches: Any, owner: str, method: str, when: str, nth: int
+) -> None:
     project = write_project(tmp_path / "p")
     write_csv(project / "data" / "a.csv", batches[0])
-    assert _killed(project, "lake", "append", "after", 1) == -signal.SIGKILL
+    assert _killed(project, owner, method, when, nth) == -signal.SIGKILL
     with Gnomon.open(project) as app:
         assert app.tables() == [], "nothing may be visible after a killed first load"
     assert _ingest(project) == ["succeeded", "skipped"], "the resumed run, then nothing new"
@@ -186,3 +210,4 @@ def test_sigkill_during_first_load_then_resume(tmp_path: Path, batches: Any) -> 
     assert len(state["silver.orders"]) == 1500
     assert len(state["bronze.orders"]) == 1500
     assert (project / ".gnomon" / "lake" / "silver" / "orders").is_dir()
+    _assert_vacuum_cleans_leftovers(project)

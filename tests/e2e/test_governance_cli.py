@@ -239,7 +239,7 @@ def test_user_mistakes_are_explained(scenario: Scenario) -> None:
     assert_user_error(scenario["user_bad_role"], "Unknown role 'wizard'", "analyst")
     assert_user_error(scenario["user_bad_attr"], "'region' is not of the form key=value")
     assert_user_error(scenario["user_bad_json"], "'two' is not a JSON value")
-    assert_user_error(scenario["user_no_tenant"], "Unknown tenant 'initech'", "acme")
+    assert_user_error(scenario["user_no_tenant"], "Unknown tenant 'initech'", "gnomon tenants list")
 
 
 def test_users_disable(scenario: Scenario) -> None:

@@ -11,6 +11,9 @@ How a load stays safe (LAKE-2):
   from there. Commits of loads that failed are rolled back before new data is written.
 * The batch id is derived from the tenant, the source and the content fingerprints of its files, so
   re-ingesting the same file adds nothing, and a resumed batch recognises its own commits.
+* Silver's new rows are first written as files no version references (staged), so the dataset
+  checks read the rows exactly as they would be published; the files are then committed, or
+  deleted when a check blocks. Files staged by a killed load stay invisible until a vacuum.
 * A batch whose blocking dataset check failed is *blocked*: bronze and quarantine are published and
   silver is left unchanged. Its files are not loaded again, but each later ingest re-checks the
   blocked batch from bronze (for example after the contract was fixed) before new files.
@@ -34,6 +37,7 @@ from gnomon.clock import Clock
 from gnomon.context import RequestContext
 from gnomon.engine import Engine, TableSource, scope_to_tenant
 from gnomon.errors import Conflict, GnomonError, InvalidInput, NotFound
+from gnomon.ingest._kept import KeptRows
 from gnomon.ingest._landing import (
     PARSE_ERROR_COLUMN,
     RAW_COLUMN,
@@ -50,7 +54,7 @@ from gnomon.ingest.files import (
     load_file_source,
 )
 from gnomon.ingest.models import FileOutcome, IngestProgress, IngestResult, ProgressListener
-from gnomon.lake import BATCH_COLUMN, Lake, Layer, RowCounter
+from gnomon.lake import BATCH_COLUMN, Lake, Layer, RowCounter, StagedFiles
 from gnomon.project import ProjectLayout
 from gnomon.quality import (
     CheckPlan,
@@ -67,7 +71,10 @@ __all__ = ["IngestService"]
 
 log = logging.getLogger(__name__)
 
-_INTERNAL_COLUMNS = (ROW_COLUMN, RECORD_COLUMN, PARSE_ERROR_COLUMN, RAW_COLUMN)
+_DROPPED_COLUMNS = (RECORD_COLUMN, PARSE_ERROR_COLUMN, RAW_COLUMN)
+"""Bronze's internal columns that silver never gets; ``_row`` is dropped later (see KeptRows)."""
+_LEFT_OUT = "__left_out"
+"""The relation naming, by ``_row``, the parsed rows of a batch that are not valid."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -447,24 +454,25 @@ class IngestService:
         warnings = self._warnings(batch, plan, source, tables)
         if encoding_issues:
             warnings["encoding"] = encoding_issues
-        # The valid rows are computed once (casts, rules, dedupe) for the checks and for silver;
-        # the quarantine then only needs to judge the rows that did not make it.
-        # They keep bronze's internal columns (``_row`` ties them to bronze for the quarantine);
-        # silver gets them without (see _merge_silver).
-        valid = exp.select(exp.Star()).from_(plan.valid(source).subquery("valid"))
-        with self._engine.materialize(
-            scope_to_tenant(valid, tenant=batch.tenant), tables=tables, name="valid"
-        ) as candidate:
+        # The valid rows are computed once (casts, rules, dedupe), straight into silver's data
+        # files, which stay uncommitted until the dataset checks have read them; the quarantine
+        # then only needs to judge the rows that did not make it (``kept`` notes which did).
+        kept = KeptRows(ROW_COLUMN)
+        staged = self._stage_silver(batch, plan, source, tables, kept, on_progress)
+        try:
+            rejected, relations = self._rejected(batch, kept, tables)
             quarantined, q_version = self._quarantine(
-                run, batch, plan, self._rejected(batch, candidate, tables), tables, on_progress
+                run, batch, plan, rejected, relations, tables, on_progress
             )
             if q_version is not None:
                 versions[(Layer.QUARANTINE.value, dataset)] = q_version
-            checks = self._dataset_checks(batch, plan, candidate, tables)
-            blocking = [c for c in checks if not c["passed"] and c["severity"] == "block"]
-            if not blocking:
-                written, s_version = self._merge_silver(run, batch, candidate, tables, on_progress)
+            checks = self._dataset_checks(batch, plan, staged, tables)
+        except BaseException:
+            self._lake.discard_staged(staged)
+            raise
+        blocking = [c for c in checks if not c["passed"] and c["severity"] == "block"]
         if blocking:
+            self._lake.discard_staged(staged)
             return self._publish(
                 run,
                 batch,
@@ -485,7 +493,10 @@ class IngestService:
                 },
             )
 
-        versions[(Layer.SILVER.value, dataset)] = s_version
+        # The commit deletes the staged files itself if it fails.
+        versions[(Layer.SILVER.value, dataset)] = self._commit_silver(
+            run, batch, staged, tables, on_progress
+        )
         return self._publish(
             run,
             batch,
@@ -493,7 +504,7 @@ class IngestService:
             versions=versions,
             stats={
                 "rows_read": rows_read,
-                "rows_written": written,
+                "rows_written": staged.rows,
                 "rows_quarantined": quarantined,
             },
             checks=checks,
@@ -604,39 +615,59 @@ class IngestService:
         return self._lake.snapshot(Layer(layer), name, version=record.version)
 
     def _rejected(
-        self, batch: _Batch, candidate: exp.Table, tables: Mapping[str, TableSource]
-    ) -> exp.Expression:
+        self, batch: _Batch, kept: KeptRows, tables: Mapping[str, TableSource]
+    ) -> tuple[exp.Expression, dict[str, pa.Table]]:
         """The batch's parsed rows that are not among the valid ones, as a source relation.
 
         Every row a rule rejects is among them (a rejected row is never valid), and a row rule
         judges each row on its own, so judging only them finds the quarantine the whole batch
         would give, at the cost of the rows left out rather than of all rows. When every
-        parsed row is valid there is nothing to judge. Without ``_row`` in the valid rows
-        nothing ties them to bronze, and the whole batch is judged.
+        parsed row is valid there is nothing to judge. The rows left out are named by their
+        ``_row`` in an in-memory relation (returned with the expression); without ``_row``
+        nothing ties the valid rows to bronze, and the whole batch is judged.
         """
         whole = _batch_relation(batch.dataset, batch.batch_id)
-        empty = self._engine.execute(
-            exp.select(exp.Star()).from_(candidate.copy()), tables={}, limit=0
-        )
-        if ROW_COLUMN not in empty.column_names:
-            return whole
-        parsed = self._count(
-            exp.select(exp.func("count", exp.Star()).as_("n")).from_(whole), batch.tenant, tables
-        )
-        if self._count(_count_of(candidate), batch.tenant, {}) == parsed:
-            return _batch_relation(batch.dataset, batch.batch_id, exp.false())
-        kept = exp.select(exp.column(ROW_COLUMN)).from_(candidate.copy())
-        return _batch_relation(
-            batch.dataset,
-            batch.batch_id,
-            exp.not_(exp.In(this=exp.column(ROW_COLUMN), query=kept.subquery())),
+        if not kept.tracked:
+            return whole, {}
+        ordinal = exp.column(ROW_COLUMN)
+        summary = self._run(
+            exp.select(
+                exp.func("count", exp.Star()).as_("n"),
+                exp.func("min", ordinal.copy()).as_("low"),
+                exp.func("max", ordinal.copy()).as_("high"),
+            ).from_(whole.copy()),
+            batch.tenant,
+            tables,
+        ).to_pylist()[0]
+        if kept.count == int(summary["n"] or 0):
+            return _batch_relation(batch.dataset, batch.batch_id, exp.false()), {}
+        missing = kept.missing(int(summary["low"]), int(summary["high"]))
+        left_out = exp.select(ordinal.copy()).from_(exp.to_table(_LEFT_OUT))
+        condition = exp.In(this=ordinal.copy(), query=left_out.subquery())
+        return (
+            _batch_relation(batch.dataset, batch.batch_id, condition),
+            {_LEFT_OUT: pa.table({ROW_COLUMN: missing})},
         )
 
-    def _run(self, tree: exp.Query, tenant: str, tables: Mapping[str, TableSource]) -> pa.Table:
-        return self._engine.execute(scope_to_tenant(tree, tenant=tenant), tables=tables)
+    def _run(
+        self,
+        tree: exp.Query,
+        tenant: str,
+        tables: Mapping[str, TableSource],
+        relations: Mapping[str, pa.Table] | None = None,
+    ) -> pa.Table:
+        return self._engine.execute(
+            scope_to_tenant(tree, tenant=tenant), tables=tables, relations=relations
+        )
 
-    def _count(self, tree: exp.Query, tenant: str, tables: Mapping[str, TableSource]) -> int:
-        table = self._run(tree, tenant, tables)
+    def _count(
+        self,
+        tree: exp.Query,
+        tenant: str,
+        tables: Mapping[str, TableSource],
+        relations: Mapping[str, pa.Table] | None = None,
+    ) -> int:
+        table = self._run(tree, tenant, tables, relations)
         return int(table.column(0)[0].as_py() or 0)
 
     def _quarantine(
@@ -645,6 +676,7 @@ class IngestService:
         batch: _Batch,
         plan: CheckPlan,
         source: exp.Expression,
+        relations: Mapping[str, pa.Table],
         tables: Mapping[str, TableSource],
         on_progress: ProgressListener | None,
     ) -> tuple[int, int | None]:
@@ -670,41 +702,53 @@ class IngestService:
         done = self._lake.find_commit(
             Layer.QUARANTINE, dataset, batch_id=batch.batch_id, operation=operation
         )
-        with self._engine.materialize(
-            scope_to_tenant(tree, tenant=batch.tenant), tables=tables, name="quarantine"
-        ) as rows:
-            quarantined = self._count(_count_of(rows), batch.tenant, tables)
-            if done is not None:
-                return quarantined, done.version
-            if on_progress is not None:
-                on_progress(IngestProgress("quarantine", 0, quarantined))
-            version = self._lake.replace_batch(
-                Layer.QUARANTINE,
-                dataset,
-                self._engine.stream(exp.select(exp.Star()).from_(rows.copy()), tables={}),
-                batch_id=batch.batch_id,
-                run_id=run.id,
-                operation=operation,
+        if done is not None:
+            counted = exp.select(exp.func("count", exp.Star()).as_("n")).from_(
+                tree.subquery("rows")
             )
+            return self._count(counted, batch.tenant, tables, relations), done.version
         if on_progress is not None:
-            on_progress(IngestProgress("quarantine", quarantined, quarantined))
-        return quarantined, version
+            on_progress(IngestProgress("quarantine", 0))
+        counter = RowCounter(
+            self._engine.stream(
+                scope_to_tenant(tree, tenant=batch.tenant), tables=tables, relations=relations
+            )
+        )
+        version = self._lake.replace_batch(
+            Layer.QUARANTINE,
+            dataset,
+            counter.reader(),
+            batch_id=batch.batch_id,
+            run_id=run.id,
+            operation=operation,
+        )
+        if on_progress is not None:
+            on_progress(IngestProgress("quarantine", counter.rows, counter.rows))
+        return counter.rows, version
 
     def _dataset_checks(
         self,
         batch: _Batch,
         plan: CheckPlan,
-        candidate: exp.Table,
+        staged: StagedFiles,
         tables: Mapping[str, TableSource],
     ) -> list[dict[str, Any]]:
+        """Judge the batch's valid rows, read from silver's staged files, before publishing."""
         if not plan.dataset_checks:
             return []
         silver_key = f"silver.{batch.dataset}"
         current = exp.to_table(silver_key) if silver_key in tables else None
+        # A name no table can have (see gnomon.lake's table names), so it never hides one.
+        staged_name = f"{batch.dataset}#staged"
+        candidate = exp.Table(
+            this=exp.to_identifier(staged_name, quoted=True),
+            db=exp.to_identifier(Layer.SILVER.value),
+        )
+        readable = {**tables, f"{Layer.SILVER.value}.{staged_name}": staged.snapshot}
         now = self._clock.now()
         results = []
         for check in plan.dataset_checks:
-            table = self._run(check.query(candidate.copy(), current), batch.tenant, tables)
+            table = self._run(check.query(candidate.copy(), current), batch.tenant, readable)
             row = table.to_pylist()[0] if table.num_rows else {}
             result = check.evaluate(row, now=now)
             results.append(
@@ -736,50 +780,78 @@ class IngestService:
         rule_key, count_key = table.column_names[0], table.column_names[1]
         return {str(r[rule_key]): int(r[count_key]) for r in rows if r[count_key]}
 
-    def _merge_silver(
+    def _stage_silver(
+        self,
+        batch: _Batch,
+        plan: CheckPlan,
+        source: exp.Expression,
+        tables: Mapping[str, TableSource],
+        kept: KeptRows,
+        on_progress: ProgressListener | None,
+    ) -> StagedFiles:
+        """Stream the batch's valid rows into uncommitted silver files.
+
+        Most batches repeat no primary key; a cheap query over the key columns tells, and then
+        the valid rows need no dedupe, so the engine streams them as it computes them instead
+        of holding every typed row. Bronze's internal columns stay out of silver; ``_row``
+        passes through ``kept`` on the way, for the quarantine.
+        """
+        repeated = self._engine.execute(
+            scope_to_tenant(plan.repeated_keys(source), tenant=batch.tenant),
+            tables=tables,
+            limit=1,
+        )
+        valid = plan.valid(source, unique_keys=repeated.num_rows == 0)
+        public = exp.Star(except_=[exp.column(c) for c in _DROPPED_COLUMNS])
+        tree = scope_to_tenant(
+            exp.select(public).from_(valid.subquery("valid")), tenant=batch.tenant
+        )
+        if on_progress is not None:
+            on_progress(IngestProgress("check", 0))
+        staged = self._lake.stage(
+            Layer.SILVER,
+            batch.dataset,
+            kept.track(self._engine.stream(tree, tables=tables)),
+            batch_id=batch.batch_id,
+        )
+        if on_progress is not None:
+            on_progress(IngestProgress("check", staged.rows))
+        return staged
+
+    def _commit_silver(
         self,
         run: RunRecord,
         batch: _Batch,
-        valid: exp.Table,
+        staged: StagedFiles,
         tables: Mapping[str, TableSource],
         on_progress: ProgressListener | None,
-    ) -> tuple[int, int]:
+    ) -> int:
+        """Publish the staged rows to silver (merged by key when silver has rows already).
+
+        A resumed batch whose silver commit had landed keeps that commit; the files staged
+        again for its checks are dropped.
+        """
         dataset = batch.dataset
         operation = f"silver:{batch.tag}"
         done = self._lake.find_commit(
             Layer.SILVER, dataset, batch_id=batch.batch_id, operation=operation
         )
         if done is not None:
-            return self._count(_count_of(valid), batch.tenant, {}), done.version
-        public = exp.Star(except_=[exp.column(c) for c in _INTERNAL_COLUMNS])
-        counter = RowCounter(self._engine.stream(exp.select(public).from_(valid.copy()), tables={}))
-        keys = list(batch.contract.primary_key or [])
+            self._lake.discard_staged(staged)
+            return done.version
         if on_progress is not None:
             on_progress(IngestProgress("silver", 0))
-        if keys and f"silver.{dataset}" in tables:
-            result = self._lake.merge(
-                Layer.SILVER,
-                dataset,
-                counter.reader(),
-                keys=keys,
-                order_by=batch.contract.ordering,
-                batch_id=batch.batch_id,
-                run_id=run.id,
-                operation=operation,
-            )
-            version = result.version
-        else:
-            version = self._lake.append(
-                Layer.SILVER,
-                dataset,
-                counter.reader(),
-                batch_id=batch.batch_id,
-                run_id=run.id,
-                operation=operation,
-            )
+        merging = bool(batch.contract.primary_key) and f"silver.{dataset}" in tables
+        version = self._lake.commit_staged(
+            staged,
+            run_id=run.id,
+            operation=operation,
+            keys=list(batch.contract.primary_key or []) if merging else (),
+            order_by=batch.contract.ordering,
+        )
         if on_progress is not None:
-            on_progress(IngestProgress("silver", counter.rows))
-        return counter.rows, version
+            on_progress(IngestProgress("silver", staged.rows))
+        return version
 
     # ------------------------------------------------------------------ finishing
 
@@ -921,10 +993,6 @@ def _batch_id(tenant: str, source: str, fingerprints: Sequence[str]) -> str:
 def _raw_columns(source: TableSource) -> dict[str, pa.DataType]:
     """Every bronze column: the plan types the source's and passes metadata (``_…``) through."""
     return {f.name: f.type for f in source.schema}
-
-
-def _count_of(table: exp.Table) -> exp.Select:
-    return exp.select(exp.func("count", exp.Star()).as_("n")).from_(table.copy())
 
 
 def _batch_relation(dataset: str, batch_id: str, *conditions: exp.Expression) -> exp.Expression:

@@ -14,7 +14,7 @@ from gnomon.lake.columns import (
     RowCounter,
 )
 from gnomon.lake.errors import LakeUnavailable, TableNotFound
-from gnomon.lake.models import CommitInfo, Layer, MergeResult, TableSnapshot
+from gnomon.lake.models import CommitInfo, Layer, MergeResult, StagedFiles, TableSnapshot
 from gnomon.lake.service import Lake
 
 __all__ = [
@@ -30,6 +30,7 @@ __all__ = [
     "Layer",
     "MergeResult",
     "RowCounter",
+    "StagedFiles",
     "TableNotFound",
     "TableSnapshot",
 ]

@@ -32,6 +32,7 @@ __all__ = [
     "PartitionedFiles",
     "WrittenFile",
     "delta_schema",
+    "dictionary_columns",
     "partition_folder",
     "plain_type",
     "prefetched",
@@ -114,14 +115,57 @@ class WrittenFile:
 
 
 class _OpenFile:
-    def __init__(self, root: Path, relative: str, schema: pa.Schema) -> None:
+    def __init__(
+        self, root: Path, relative: str, schema: pa.Schema, dictionary: bool | list[str]
+    ) -> None:
         self.relative = relative
         self.path = root / relative
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.rows = 0
         self.writer = pq.ParquetWriter(
-            str(self.path), schema, compression="snappy", write_statistics=True
+            str(self.path),
+            schema,
+            compression="snappy",
+            write_statistics=True,
+            use_dictionary=dictionary,
         )
+
+
+_SAMPLE_ROWS = 4096
+"""Below this many rows a first batch says little about a column; every column keeps the
+dictionary then, as Parquet writers do by default."""
+_DICTIONARY_SHARE = 4
+"""A column is dictionary-encoded when at most one in this many of its sampled values differ."""
+
+
+def dictionary_columns(batch: pa.RecordBatch) -> bool | list[str]:
+    """The columns worth dictionary-encoding, judged on a first batch.
+
+    Why not every column, as by default: for a column of mostly distinct values (ids,
+    timestamps as text) the encoder hashes values into a dictionary until it grows too large,
+    then starts over in plain encoding, in every row group. That costs about a third of the
+    time to write such data and makes the files larger, not smaller. Columns whose values
+    repeat (categories, codes, constant metadata) keep the dictionary.
+    """
+    if batch.num_rows < _SAMPLE_ROWS:
+        return True
+    chosen = []
+    for name, column in zip(batch.schema.names, batch.columns, strict=True):
+        if pa.types.is_nested(column.type) or pa.types.is_dictionary(column.type):
+            chosen.append(name)
+            continue
+        present = len(column) - column.null_count
+        if present == 0:
+            chosen.append(name)
+            continue
+        try:
+            distinct = pc.count_distinct(column, mode="only_valid").as_py()
+        except pa.ArrowNotImplementedError:
+            chosen.append(name)
+            continue
+        if distinct * _DICTIONARY_SHARE <= present:
+            chosen.append(name)
+    return chosen
 
 
 class PartitionedFiles:
@@ -156,6 +200,7 @@ class PartitionedFiles:
         self._open: dict[str, _OpenFile] = {}
         self._done: list[WrittenFile] = []
         self._started: list[Path] = []
+        self._dictionary: bool | list[str] | None = None
 
     def write(self, batch: pa.RecordBatch) -> None:
         """Add a batch's rows to the file of each partition value it holds."""
@@ -163,6 +208,8 @@ class PartitionedFiles:
             return
         if batch.schema != self._schema:
             batch = batch.cast(self._schema)
+        if self._dictionary is None:
+            self._dictionary = dictionary_columns(batch.remove_column(self._index))
         values = batch.column(self._index)
         distinct = pc.unique(values).to_pylist()
         if len(distinct) == 1:
@@ -203,7 +250,10 @@ class PartitionedFiles:
         name = f"part-{self._sequence:05d}-{self._prefix}-c000.snappy.parquet"
         self._sequence += 1
         handle = _OpenFile(
-            self._root, f"{partition_folder(self._column, value)}/{name}", self._file_schema
+            self._root,
+            f"{partition_folder(self._column, value)}/{name}",
+            self._file_schema,
+            True if self._dictionary is None else self._dictionary,
         )
         self._started.append(handle.path)
         self._open[value] = handle

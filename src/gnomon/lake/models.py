@@ -9,9 +9,10 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 from deltalake.fs import DeltaStorageHandler
 
+from gnomon.lake._files import WrittenFile
 from gnomon.lake._uris import is_remote
 
-__all__ = ["CommitInfo", "Layer", "MergeResult", "TableSnapshot"]
+__all__ = ["CommitInfo", "Layer", "MergeResult", "StagedFiles", "TableSnapshot"]
 
 if TYPE_CHECKING:
     import pyarrow.dataset as pads
@@ -129,3 +130,26 @@ class MergeResult:
     version: int
     inserted: int
     updated: int
+
+
+@dataclass(frozen=True, slots=True)
+class StagedFiles:
+    """Data files written for one table and batch, not yet committed (see ``Lake.stage``).
+
+    Readers of the table never see them: no version references them. A query can still read
+    them, since :attr:`snapshot` is a table source like any version's, so a load can judge
+    its rows before deciding to publish them. ``Lake.commit_staged`` adds them in one commit
+    and ``Lake.discard_staged`` deletes them; the files of a process that died before either
+    stay unreferenced and are removed by a vacuum.
+
+    Attributes:
+        snapshot: the files as a readable source; its version is -1, as no version holds them.
+        rows: how many rows the files hold.
+        batch_id: the batch the rows were stamped with (``_batch_id``).
+        written: the files as written, relative to the table, for the commit.
+    """
+
+    snapshot: TableSnapshot
+    rows: int
+    batch_id: str
+    written: tuple[WrittenFile, ...] = field(default=(), repr=False, compare=False, hash=False)

@@ -8,6 +8,10 @@ Policy, in one place:
   resumed load asks :meth:`Lake.find_commit` which of its steps already landed.
 * A write of empty input still commits (an empty commit with the labels), so "did this batch
   commit?" has the same answer whether or not the batch had rows.
+* A write can be split in two (:meth:`Lake.stage`, then :meth:`Lake.commit_staged` or
+  :meth:`Lake.discard_staged`), so rows can be judged in their final files before anyone can
+  see them; the commit is still one labelled commit, and staged files nothing commits are
+  unreferenced like those of a crashed write.
 * Bronze is append-only: the lake refuses to merge or overwrite it.
 * Errors from delta-rs and storage surface as gnomon's kinds (see ``_delta_errors``).
 """
@@ -62,7 +66,7 @@ from gnomon.lake.columns import (
     stamped_schema,
 )
 from gnomon.lake.errors import TableNotFound
-from gnomon.lake.models import CommitInfo, Layer, MergeResult, TableSnapshot
+from gnomon.lake.models import CommitInfo, Layer, MergeResult, StagedFiles, TableSnapshot
 
 __all__ = ["Lake"]
 
@@ -382,6 +386,172 @@ class Lake:
             schema_mode="merge",
             replace_batch=True,
         )
+
+    def stage(
+        self,
+        layer: Layer | str,
+        name: str,
+        data: pa.Table | pa.RecordBatchReader,
+        *,
+        batch_id: str,
+    ) -> StagedFiles:
+        """Write rows as data files of the table without committing them.
+
+        The rows are stamped as :meth:`append` stamps them and streamed batch by batch into
+        Parquet files in the table's folder, so memory stays bounded by a few batches. Nothing
+        references the files until :meth:`commit_staged`: readers of the table do not see them,
+        but a query can read them through :attr:`StagedFiles.snapshot` (checks before a
+        publish). Pass the result to :meth:`commit_staged` or :meth:`discard_staged`.
+
+        Raises:
+            InvalidInput: bad address, empty ``batch_id``, missing or null ``_tenant_id``, or a
+                lake on an object store (staging writes local files).
+            LakeUnavailable: the files cannot be written.
+        """
+        layer, name = self._address(layer, name)
+        _check_label(batch_id, what="batch_id")
+        uri = self.uri(layer, name)
+        if is_remote(uri):
+            raise InvalidInput(
+                f"Cannot stage files for {layer}.{name} on an object store.",
+                hint="Keep the lake on a local or mounted file system to load files into it.",
+            )
+        source = _as_reader(data)
+        schema = stamped_schema(source.schema)
+        ingested_at = self._clock.now()
+        stream = StampedStream(
+            source,
+            schema,
+            lambda batch: stamp_batch(batch, schema, batch_id=batch_id, ingested_at=ingested_at),
+        )
+        files = PartitionedFiles(
+            Path(uri),
+            schema,
+            partition_column=TENANT_COLUMN,
+            file_rows=_FILE_ROWS,
+            row_group_rows=_ROW_GROUP_ROWS,
+        )
+        try:
+            with delta_errors(uri, action=f"staging files of {layer}.{name}"):
+                written = write_stream(stream.reader, files)
+        except Exception:
+            if stream.failure is None:
+                raise
+            raise stream.failure from None
+        pa.default_memory_pool().release_unused()
+        snapshot = TableSnapshot(
+            layer=layer,
+            name=name,
+            uri=uri,
+            version=-1,
+            schema=delta_schema(schema),
+            partition_columns=(TENANT_COLUMN,),
+            files=tuple(sorted(str(Path(uri) / item.path) for item in written)),
+        )
+        logger.info(
+            "Staged %d rows in %d files for %s.%s (batch %s).",
+            stream.rows,
+            len(written),
+            layer,
+            name,
+            batch_id,
+        )
+        return StagedFiles(
+            snapshot=snapshot, rows=stream.rows, batch_id=batch_id, written=tuple(written)
+        )
+
+    def commit_staged(
+        self,
+        staged: StagedFiles,
+        *,
+        run_id: str | None = None,
+        operation: str = "append",
+        keys: Sequence[str] = (),
+        order_by: str | None = None,
+    ) -> int:
+        """Publish staged files to the table in one commit; returns the version it created.
+
+        Without ``keys``, or when the table does not exist yet, the rows are appended: the
+        files themselves are added when they fit the table as they are (a local table, the same
+        columns and types), otherwise delta-rs writes them anew (say, to add a column). With
+        ``keys`` the rows are merged as :meth:`merge` does, latest by ``order_by`` wins. Files
+        the commit does not keep are deleted, also when it fails.
+
+        Raises:
+            InvalidInput: bad labels or keys, or rows that do not fit the table.
+            Conflict: another writer's commit made this one impossible.
+            LakeUnavailable: the storage cannot be reached or written.
+        """
+        snapshot = staged.snapshot
+        layer, name = snapshot.layer, snapshot.name
+        _check_label(operation, what="operation")
+        uri = snapshot.uri
+        label = f"{layer}.{name}"
+        root = Path(uri)
+        try:
+            merging = bool(keys) and self.exists(layer, name)
+            target = (
+                None
+                if merging
+                else self._file_target(uri, snapshot.schema, schema_mode="merge", predicate=None)
+            )
+        except BaseException:
+            _remove(root, staged.written)
+            raise
+        if target is not None:
+            # The files are the commit's own; it deletes them if it fails.
+            version = self._add_files(
+                uri,
+                snapshot.schema,
+                staged.written,
+                target.table,
+                label=label,
+                batch_id=staged.batch_id,
+                run_id=run_id,
+                operation=operation,
+                elapsed_ms=0,
+            )
+        else:
+            # delta-rs writes files of its own, so the staged ones go whatever happens.
+            try:
+                if merging:
+                    version = self.merge(
+                        layer,
+                        name,
+                        snapshot.to_dataset().to_table(),
+                        keys=keys,
+                        order_by=order_by,
+                        batch_id=staged.batch_id,
+                        run_id=run_id,
+                        operation=operation,
+                    ).version
+                else:
+                    version = self._commit(
+                        uri,
+                        snapshot.to_dataset().scanner().to_reader(),
+                        label=label,
+                        batch_id=staged.batch_id,
+                        run_id=run_id,
+                        operation=operation,
+                        schema_mode="merge",
+                        predicate=None,
+                    )
+            finally:
+                _remove(root, staged.written)
+        logger.info(
+            "Committed %s of %d staged rows to %s at version %d (batch %s, run %s).",
+            operation,
+            staged.rows,
+            label,
+            version,
+            staged.batch_id,
+            run_id,
+        )
+        return version
+
+    def discard_staged(self, staged: StagedFiles) -> None:
+        """Delete staged files that will not be committed; deleting them twice is harmless."""
+        _remove(Path(staged.snapshot.uri), staged.written)
 
     def drop(self, layer: Layer | str, name: str) -> None:
         """Delete a table and all its files; for tables no reader can see (never published).
@@ -867,6 +1037,36 @@ class Lake:
         with delta_errors(uri, action=f"writing {label}"):
             written = write_stream(reader, files)
         pa.default_memory_pool().release_unused()
+        return self._add_files(
+            uri,
+            reader.schema,
+            written,
+            table,
+            label=label,
+            batch_id=batch_id,
+            run_id=run_id,
+            operation=operation,
+            elapsed_ms=int((time.monotonic() - started) * 1000),
+        )
+
+    def _add_files(
+        self,
+        uri: str,
+        schema: pa.Schema,
+        written: Sequence[WrittenFile],
+        table: DeltaTable | None,
+        *,
+        label: str,
+        batch_id: str,
+        run_id: str | None,
+        operation: str,
+        elapsed_ms: int,
+    ) -> int:
+        """Add written files in one labelled commit (creating the table when ``table`` is None).
+
+        The files are deleted when the commit fails: no version references them.
+        """
+        started = time.monotonic()
         modified = modified_now()
         adds = [item.action(modified_ms=modified) for item in written]
         metrics = {
@@ -874,7 +1074,7 @@ class Lake:
             "num_removed_files": 0,
             "num_partitions": len({item.partition for item in written}),
             "num_added_rows": sum(item.rows for item in written),
-            "execution_time_ms": int((time.monotonic() - started) * 1000),
+            "execution_time_ms": elapsed_ms + int((time.monotonic() - started) * 1000),
             "num_retries": 0,
         }
         props = commit_properties(operation, batch_id=batch_id, run_id=run_id, metrics=metrics)
@@ -883,7 +1083,7 @@ class Lake:
                 if table is None:
                     create_table_with_add_actions(
                         uri,
-                        DeltaSchema.from_arrow(_nullable(delta_schema(reader.schema))),
+                        DeltaSchema.from_arrow(_nullable(delta_schema(schema))),
                         adds,
                         mode="error",
                         partition_by=[TENANT_COLUMN],

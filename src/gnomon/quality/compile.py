@@ -2,14 +2,16 @@
 
 Why SQL and not Python: checks must scale with the engine that holds the data (DuckDB on a laptop,
 Spark on a cluster), and a row that fails must be set aside without sinking the batch. So every
-row rule becomes a boolean expression over the raw row, and the plan offers four queries over any
+row rule becomes a boolean expression over the raw row, and the plan offers these queries over any
 source relation the caller provides:
 
 * :meth:`CheckPlan.checked`: every row, typed, with the rules it failed (``_failed``), the warn
   rules it tripped (``_warned``) and why (``_reason``);
 * :meth:`CheckPlan.valid`: the rows with no blocking failure, one per primary key;
 * :meth:`CheckPlan.quarantined`: the rows with a blocking failure, exactly as read;
-* :meth:`CheckPlan.warnings`: how many rows tripped each warn rule.
+* :meth:`CheckPlan.warnings`: how many rows tripped each warn rule;
+* :meth:`CheckPlan.repeated_keys`: the primary keys more than one row has. Most batches have
+  none, and then :meth:`CheckPlan.valid` can skip the dedupe.
 
 Why the queries are layered: a value is read by several rules (a typed ``quantity`` by its type,
 ``min`` and ``max`` rules, a verdict by ``_failed`` and ``_reason``), and engines do not reliably
@@ -190,25 +192,62 @@ class CheckPlan:
             _sql.alias(_reasons([*blocking, *warning]), REASON_COLUMN),
         ).from_(self._judged(source))
 
-    def valid(self, source: exp.Expr) -> exp.Select:
+    def valid(self, source: exp.Expr, *, unique_keys: bool = False) -> exp.Select:
         """The rows without blocking failures, typed, one per (``_tenant_id``, primary key).
 
         Among rows with the same key the one with the highest ``ordering`` value wins (NULL
         lowest); ties go to the highest ``_row``, the later record of the file. Without a
         primary key every valid row is kept.
+
+        ``unique_keys`` says that no two rows of ``source`` share a key, as an empty result of
+        :meth:`repeated_keys` over the same source shows; the query then leaves out the
+        dedupe, which costs a ranking (or, on DuckDB, holding every typed row) for nothing.
+        Passing it for a source with repeated keys keeps every valid row of each key.
         """
         blocking = self._blocking()
         blocked = exp.or_(*(r.failed for r in blocking)) if blocking else None
+        dedupe = bool(self.contract.primary_key) and not unique_keys
         if self.dialect == "duckdb":
-            return self._valid_once(source, blocked)
+            return self._valid_once(source, blocked, dedupe=dedupe)
         passed = self._judged_rows(source, self._columns())
         if blocked is not None:
             passed = passed.where(exp.not_(blocked))
-        if not self.contract.primary_key:
+        if not dedupe:
             return passed
         return self._first_per_key(passed, self._key_columns(), table=_ROWS)
 
-    def _valid_once(self, source: exp.Expr, blocked: exp.Expr | None) -> exp.Select:
+    def repeated_keys(self, source: exp.Expr) -> exp.Select:
+        """The dedupe keys that more than one row of ``source`` has, one row each.
+
+        A dedupe key is ``_tenant_id`` when carried, then the primary key; without a primary
+        key there are no rows. Every row counts, whether or not it passes the rules, so an
+        empty result means that the valid rows have unique keys too (see :meth:`valid`'s
+        ``unique_keys``). Only the key columns are typed, which makes this far cheaper than
+        the dedupe it can spare.
+        """
+        keys = self._key_columns() if self.contract.primary_key else []
+        if not keys:
+            return (
+                exp.select(exp.Literal.number(1).as_("k"))
+                .from_(_sql.relation(source, _ROWS))
+                .where(exp.false())
+            )
+        layout = self._layout
+        columns = {name: _sql.col(name, _ROWS) for name in self._passed_through()}
+        columns |= dict(layout.outputs)
+        typed = exp.select(*(_sql.alias(columns[k].copy(), k) for k in keys)).from_(
+            self._typed(source)
+        )
+        return (
+            exp.select(*(_sql.col(k) for k in keys))
+            .from_(typed.subquery(_sql.ident(_ROWS)))
+            .group_by(*(_sql.col(k) for k in keys))
+            .having(exp.GT(this=exp.Count(this=exp.Star()), expression=exp.Literal.number(1)))
+        )
+
+    def _valid_once(
+        self, source: exp.Expr, blocked: exp.Expr | None, *, dedupe: bool
+    ) -> exp.Select:
         """:meth:`valid` for engines that can hold an intermediate result (DuckDB).
 
         Two things make the portable form slow there. The engine pushes the filter on the rule
@@ -219,7 +258,7 @@ class CheckPlan:
         """
         layout = self._layout
         names = [*(name for name, _ in layout.outputs), *self._passed_through()]
-        if blocked is None and not self.contract.primary_key:
+        if blocked is None and not dedupe:
             return self._judged_rows(source, self._columns())
         flag = f"{layout.internal}blocked"
         checked = self._judged_rows(
@@ -228,7 +267,7 @@ class CheckPlan:
         passed = exp.not_(_sql.col(flag, _CHECKED))
         rows = exp.select(*(_sql.col(n, _CHECKED) for n in names)).from_(_sql.ident(_CHECKED))
         ctes: list[tuple[str, exp.Select]] = [(_CHECKED, checked)]
-        if not self.contract.primary_key:
+        if not dedupe:
             query = rows.where(passed)
         else:
             keys = self._key_columns()
@@ -378,8 +417,8 @@ class CheckPlan:
     def _judged_rows(self, source: exp.Expr, projections: Sequence[exp.Expr]) -> exp.Select:
         return exp.select(*projections).from_(self._judged(source))
 
-    def _judged(self, source: exp.Expr) -> exp.Subquery:
-        """The source with trimmed text, presence, typed values and one flag per rule."""
+    def _typed(self, source: exp.Expr) -> exp.Subquery:
+        """The source with trimmed text, presence and typed values."""
         layout = self._layout
         texts = exp.select(
             *(_sql.alias(_sql.col(name, _ROWS), name) for name in layout.inputs),
@@ -388,8 +427,13 @@ class CheckPlan:
         typed = exp.select(_every(), *(t.copy() for t in layout.typed)).from_(
             texts.subquery(_sql.ident(_ROWS))
         )
+        return typed.subquery(_sql.ident(_ROWS))
+
+    def _judged(self, source: exp.Expr) -> exp.Subquery:
+        """The source with trimmed text, presence, typed values and one flag per rule."""
+        layout = self._layout
         flags = [_sql.alias(r.violation, r.flag) for r in layout.rules]
-        judged = exp.select(_every(), *flags).from_(typed.subquery(_sql.ident(_ROWS)))
+        judged = exp.select(_every(), *flags).from_(self._typed(source))
         for join in layout.joins:
             judged = judged.join(join.copy())
         return judged.subquery(_sql.ident(_ROWS))

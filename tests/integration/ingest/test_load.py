@@ -200,6 +200,12 @@ def test_blocked_batch_leaves_silver_unchanged_and_is_rechecked(tmp_path: Path) 
     assert blocked.error is not None and "row_count" in blocked.error["message"]
     assert count(project, "silver.orders") == 10
     assert count(project, "bronze.orders") == 15, "bronze keeps what arrived"
+    with Gnomon.open(project) as app:
+        silver = Path(app.lake.uri("silver", "orders"))
+        stored = {str(path) for path in silver.rglob("*.parquet")}
+        assert stored == set(app.lake.snapshot("silver", "orders").files), (
+            "the rows staged for the checks are deleted, not left behind"
+        )
 
     write_contract(project, min_rows=1, version=3)
     results = ingest(project)
@@ -270,6 +276,8 @@ def test_tenants_share_tables_but_never_rows(project: Path) -> None:
     ingest(project, tenant="globex")
     assert count(project, "silver.orders", "acme") == 30
     assert count(project, "silver.orders", "globex") == 35
+    with Gnomon.open(project) as app, app.catalog.transaction() as tx:
+        tx.tenants.ensure("initech")  # reads are audited, so the reader's tenant must exist
     assert count(project, "silver.orders", "initech") == 0
     tenants = sql(project, "SELECT DISTINCT _tenant_id FROM bronze.orders", "acme")
     assert tenants == [{"_tenant_id": "acme"}]

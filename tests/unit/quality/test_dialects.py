@@ -208,6 +208,42 @@ def test_valid_quarantined_and_warnings_agree_with_checked(table: pa.Table, dial
     }
 
 
+@settings(max_examples=25)
+@given(raw_tables(), st.sampled_from(DIALECTS))
+def test_repeated_keys_are_the_keys_of_several_rows_and_spare_the_dedupe(
+    table: pa.Table, dialect: Any
+) -> None:
+    plan = plan_for(table, dialect)
+    checked = rows(run(table, plan.checked(SOURCE)))
+    counts = Counter((r["_tenant_id"], r["k"]) for r in checked)
+
+    repeated = rows(run(table, plan.repeated_keys(SOURCE)))
+
+    assert sorted(repeated, key=repr) == sorted(
+        ({"_tenant_id": t, "k": k} for (t, k), n in counts.items() if n > 1), key=repr
+    )
+    passed = unordered(run(table, plan.valid(SOURCE, unique_keys=True)))
+    verdicts = {"_failed", "_warned", "_reason"}
+    assert passed == sorted(
+        repr(sorted((k, v) for k, v in r.items() if k not in verdicts))
+        for r in checked
+        if r["_failed"] == ""
+    ), "told the keys are unique, valid keeps every row that passed"
+    if not repeated:
+        assert passed == unordered(run(table, plan.valid(SOURCE)))
+
+
+def test_repeated_keys_is_empty_without_a_primary_key() -> None:
+    table = pa.table({"k": ["a", "a"], "_row": pa.array([1, 2], pa.int64())})
+    spec = ContractSpec.model_validate(
+        {"dataset": "orders", "version": 1, "columns": {"k": {"type": "string"}}}
+    )
+    for dialect in DIALECTS:
+        plan = plan_for(table, dialect, spec)
+        assert run(table, plan.repeated_keys(SOURCE)).num_rows == 0
+        assert run(table, plan.valid(SOURCE, unique_keys=True)).num_rows == 2
+
+
 def test_ranking_keeps_the_latest_row_of_each_repeated_key() -> None:
     table = pa.table(
         {
