@@ -192,7 +192,7 @@ def test_the_cache_serves_repeats_per_principal_and_only_while_data_is_unchanged
     second = app.query(**args)
     assert second.cached and second.table.equals(first.table)
     analyst = RequestContext(
-        principal=Principal(tenant="default", user="ann", roles=frozenset({"analyst"}))
+        principal=Principal(tenant=app.settings.tenant, user="ann", roles=frozenset({"viewer"}))
     )
     other = app.query(**args, ctx=analyst)
     assert not other.cached  # another principal's policies may differ: computed for it
