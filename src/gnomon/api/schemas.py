@@ -75,11 +75,14 @@ class ErrorPublic(BaseModel):
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorPublic, "description": description}
     for status, description in (
+        (400, "The request body could not be read (it is not text in the declared type)."),
         (401, "No credential, or a refused one."),
         (403, "The principal lacks the permission."),
         (404, "Not found in the caller's tenant."),
+        (409, "It conflicts with what exists: a name already taken, a change under way."),
         (422, "The request is not valid."),
         (429, "The tenant's request rate or query quota is used up."),
+        (503, "A service it needs (identity provider, engine) is unavailable; retry later."),
     )
 }
 """The error answers every authenticated route may give, for the OpenAPI schema."""

@@ -449,9 +449,14 @@ class SemanticService:
         records: Sequence[DefinitionRecord] | None = None,
     ) -> tuple[CompiledQuery, dict[str, TableSource], dict[str, str], Access]:
         layer = self.layer(ctx=ctx, records=records)
+        used = {
+            base.model.name: base.model
+            for name in query.metrics
+            for base in layer.base_metrics(name)
+            if base.model is not None
+        }
         sources = {
-            model.table_key: self._resolve(model.layer, model.table)
-            for model in layer.models.values()
+            model.table_key: self._resolve(model.layer, model.table) for model in used.values()
         }
         access = self._access(ctx, sources)
         if query.grain is not None and query.start is None and query.end is None:

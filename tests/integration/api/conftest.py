@@ -148,7 +148,7 @@ TWIN_ROWS = 30
 TWIN_B_PRICE = "987.65"
 TWIN_B_QUANTITY = "77"
 TWIN_B_YEAR = "2031"
-"""Values only tenant B's rows carry: A's prices are 10.50–16.50, quantities 1–5, dates 2025."""
+"""Values only B's rows carry: A's prices are 10.50 to 16.50, quantities 1 to 5, dates 2025."""
 TWIN_A_BAD_QUANTITY = "101"
 TWIN_B_BAD_QUANTITY = "500"
 """One row per tenant breaks the contract (quantity ≤ 100), so each has quarantined rows."""
@@ -262,4 +262,5 @@ def twins(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Twins]:
                 TWIN_A: _twin_tenant(world, TWIN_A, mask="partial"),
                 TWIN_B: _twin_tenant(world, TWIN_B, mask="hash"),
             }
+            world.admin_a, world.admin_b = callers[TWIN_A]["admin"], callers[TWIN_B]["admin"]
             yield Twins(world, callers, rollups)

@@ -23,6 +23,7 @@ __all__ = [
     "MASK_STRATEGIES",
     "MaskRule",
     "RowRule",
+    "applies_to",
     "resolve_access",
     "rules_from_records",
 ]
@@ -87,7 +88,8 @@ def rules_from_records(records: Iterable[Any]) -> tuple[list[RowRule], list[Mask
     return rows, masks
 
 
-def _applies(roles: frozenset[str], principal: Principal) -> bool:
+def applies_to(roles: frozenset[str], principal: Principal) -> bool:
+    """Whether a policy for ``roles`` (none: everyone) narrows ``principal`` (never admins)."""
     if ADMIN_ROLE in principal.roles:
         return False
     return not roles or bool(roles & principal.roles)
@@ -108,11 +110,11 @@ def resolve_access(
     """
     collected: dict[str, _Collected] = {}
     for rule in rows:
-        if rule.table in columns and _applies(rule.roles, principal):
+        if rule.table in columns and applies_to(rule.roles, principal):
             entry = collected.setdefault(rule.table, _Collected())
             entry.rows.append(bind_predicate(rule.predicate, principal))
     for mask in masks:
-        if mask.table in columns and _applies(mask.roles, principal):
+        if mask.table in columns and applies_to(mask.roles, principal):
             entry = collected.setdefault(mask.table, _Collected())
             current = entry.masks.get(mask.column)
             if current is None or MASK_STRATEGIES.index(mask.strategy) < MASK_STRATEGIES.index(

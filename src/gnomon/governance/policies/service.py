@@ -8,22 +8,42 @@ exports and samples alike.
 """
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from gnomon.catalog import Catalog
 from gnomon.context import RequestContext
 from gnomon.engine import Access, TableSource
-from gnomon.errors import InvalidInput, NotFound
+from gnomon.errors import Forbidden, InvalidInput, NotFound
 from gnomon.governance.audit import AuditService
 from gnomon.governance.policies.access import (
     ADMIN_ROLE,
     MASK_STRATEGIES,
+    MaskRule,
+    RowRule,
+    applies_to,
     resolve_access,
     rules_from_records,
 )
 from gnomon.governance.policies.templates import PolicyTemplateError, predicate_columns
 
 __all__ = ["PolicyService"]
+
+_RAW_LAYERS = ("bronze", "silver", "quarantine")
+
+
+def _covering(table: str, policed: set[str]) -> str | None:
+    """The policed table whose policies cover ``table``: itself, or the same dataset's raw layer."""
+    if table in policed:
+        return table
+    layer, _, name = table.partition(".")
+    if layer not in _RAW_LAYERS:
+        return None
+    for candidate in sorted(policed):
+        other_layer, _, other_name = candidate.partition(".")
+        if other_name == name and other_layer in _RAW_LAYERS:
+            return candidate
+    return None
 
 
 class PolicyService:
@@ -42,19 +62,51 @@ class PolicyService:
         self._audit = audit
 
     def access(self, ctx: RequestContext, tables: Mapping[str, TableSource]) -> Access:
-        """What ``ctx``'s principal may see of ``tables`` (``layer.name`` → version read)."""
+        """What ``ctx``'s principal may see of ``tables`` (``layer.name`` → version read).
+
+        A policy on a dataset's table also covers the dataset's other raw layers (a policy on
+        ``silver.orders`` narrows ``bronze.orders`` and ``quarantine.orders`` alike), so the
+        rows it hides cannot be read one layer down. Gold tables are derived data: a principal
+        that policies narrow may read a gold table only when a policy names that table.
+
+        Raises:
+            Forbidden: a narrowed principal reads a gold table no policy covers.
+        """
         if ADMIN_ROLE in ctx.principal.roles or not tables:
             return Access(ctx.tenant)
         with self._catalog.transaction() as tx:
             records = tx.policies.list(tenant=ctx.tenant)
-        relevant = [r for r in records if r.table_name in tables]
-        if not relevant:
+        rows, masks = rules_from_records(records)
+        rows = [r for r in rows if applies_to(r.roles, ctx.principal)]
+        masks = [m for m in masks if applies_to(m.roles, ctx.principal)]
+        if not rows and not masks:
             return Access(ctx.tenant)
-        rows, masks = rules_from_records(relevant)
+        policed = {r.table for r in rows} | {m.table for m in masks}
         columns = {key: [f.name for f in source.schema] for key, source in tables.items()}
+        bound_rows: list[RowRule] = []
+        bound_masks: list[MaskRule] = []
+        for key in tables:
+            origin = _covering(key, policed)
+            if origin is None:
+                if key.startswith("gold."):
+                    raise Forbidden(
+                        f"{key} is derived data that no access policy covers, and policies "
+                        f"narrow what {ctx.principal.user} may see ({', '.join(sorted(policed))}).",
+                        hint=f"Ask an administrator for a policy on {key}, or read the "
+                        "policed tables or metrics instead.",
+                        table=key,
+                    )
+                continue
+            for rule in rows:
+                if rule.table == origin:
+                    usable = set(predicate_columns(rule.predicate)) <= set(columns[key])
+                    predicate = rule.predicate if usable else "FALSE"
+                    bound_rows.append(RowRule(rule.name, key, predicate, rule.roles))
+            bound_masks += [replace(m, table=key) for m in masks if m.table == origin]
         return resolve_access(
-            ctx.principal, rows=rows, masks=masks, columns=columns, mask_key=self._mask_key
-        )
+            ctx.principal, rows=bound_rows, masks=bound_masks, columns=columns,
+            mask_key=self._mask_key,
+        )  # fmt: skip
 
     def stamp(self, ctx: RequestContext) -> tuple[Any, ...]:
         """Changes whenever the tenant's policies change: part of every result cache key."""
