@@ -210,7 +210,7 @@ class Gnomon:
             InvalidInput: the version asked for is newer than the published one.
         """
         lake_layer = _layer(layer)
-        with self.catalog.transaction() as tx:
+        with self.catalog.transaction(read_only=True) as tx:
             record = tx.tables.get(lake_layer.value, name)
             known = [f"{t.layer}.{t.name}" for t in tx.tables.all()] if record is None else []
         if record is None:

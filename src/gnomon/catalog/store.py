@@ -54,6 +54,8 @@ logger = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+_READ_ONLY = "gnomon_read_only"
+"""Execution option of read-only transactions (plain BEGIN on SQLite)."""
 POSTGRES_CONNECT_TIMEOUT_S = 10
 # pg_advisory_xact_lock key serialising migrations: the bytes of "gnomonca" as an int64.
 _MIGRATION_LOCK_KEY = int.from_bytes(b"gnomonca", "big", signed=True)
@@ -151,6 +153,7 @@ class Catalog:
         self._url = _parse_url(url)
         self._clock: Clock = clock or SystemClock()
         self._engine = _create_engine(self._url, echo=echo)
+        self._readers = self._engine.execution_options(**{_READ_ONLY: True})
         self._in_memory = self.backend == "sqlite" and _is_memory(self._url)
         self._schema_checked = False
 
@@ -209,11 +212,13 @@ class Catalog:
         logger.info("catalog migrated", extra={"catalog": self.url_for_display})
 
     @contextmanager
-    def transaction(self) -> Iterator[CatalogTransaction]:
+    def transaction(self, *, read_only: bool = False) -> Iterator[CatalogTransaction]:
         """Open a transaction: committed when the block ends, rolled back if it raises.
 
         Keep transactions short and never open one inside another in the same thread: on
-        SQLite the inner one would wait for the write lock the outer one holds.
+        SQLite the inner one would wait for the write lock the outer one holds. A
+        ``read_only`` transaction must only read: on SQLite it starts without the write lock,
+        so concurrent readers (API requests) do not queue behind each other.
 
         Raises:
             CatalogUnavailable: the database cannot be reached, stayed locked past the busy
@@ -221,7 +226,8 @@ class Catalog:
             CatalogNotMigrated: the schema is missing or older than this version of gnomon.
         """
         self._check_schema()
-        with Session(self._engine, expire_on_commit=False) as session:
+        engine = self._readers if read_only else self._engine
+        with Session(engine, expire_on_commit=False) as session:
             with self._reachable("open a transaction"):
                 session.connection()
             try:
@@ -391,7 +397,8 @@ def _configure_sqlite(engine: Engine) -> None:
             cursor.close()
 
     def on_begin(connection: Connection) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        read_only = connection.get_execution_options().get(_READ_ONLY, False)
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     event.listen(engine, "connect", on_connect)
     event.listen(engine, "begin", on_begin)

@@ -55,10 +55,10 @@ class AuditService:
         action: str | None = None,
     ) -> list[AuditRecord]:
         """One page of the tenant's log, oldest first."""
-        with self._catalog.transaction() as tx:
+        with self._catalog.transaction(read_only=True) as tx:
             return tx.audit.list(tenant=ctx.tenant, after_seq=after_seq, limit=limit, action=action)
 
     def verify(self, *, ctx: RequestContext) -> AuditCheck:
         """Recompute the tenant's chain; the result names the first bad entry, if any."""
-        with self._catalog.transaction() as tx:
+        with self._catalog.transaction(read_only=True) as tx:
             return tx.audit.verify(tenant=ctx.tenant)

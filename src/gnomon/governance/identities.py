@@ -6,7 +6,7 @@ SHA-256 is stored.
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from gnomon.catalog import ApiKeyRecord, Catalog, RoleRecord, TenantRecord, UserRecord
@@ -24,6 +24,9 @@ from gnomon.governance.policies.rbac import (
 
 __all__ = ["CatalogKeyStore", "IdentityService", "NewApiKey"]
 
+_TOUCH_EVERY = timedelta(minutes=1)
+"""A key's "last used" is precise to this: writing it on every request would serialise them."""
+
 
 @dataclass(frozen=True, slots=True)
 class NewApiKey:
@@ -38,10 +41,11 @@ class CatalogKeyStore:
 
     def __init__(self, catalog: Catalog) -> None:
         self._catalog = catalog
+        self._touched: dict[str, datetime] = {}
 
     def find(self, key_hash: str) -> StoredKey | None:
         """The key with this hash in any tenant, with its user."""
-        with self._catalog.transaction() as tx:
+        with self._catalog.transaction(read_only=True) as tx:
             key = tx.api_keys.by_hash(key_hash)
             user = None if key is None else tx.users.get(tenant=key.tenant, user_id=key.user_id)
         if key is None or user is None:
@@ -60,9 +64,13 @@ class CatalogKeyStore:
         )
 
     def touch(self, key_id: str, *, at: datetime) -> None:
-        """Record the key's last use."""
+        """Record the key's last use, at most once a minute per key (it is a write)."""
+        last = self._touched.get(key_id)
+        if last is not None and timedelta(0) <= at - last < _TOUCH_EVERY:
+            return
         with self._catalog.transaction() as tx:
             tx.api_keys.touch(key_id, at=at)
+        self._touched[key_id] = at
 
 
 class IdentityService:
@@ -133,12 +141,12 @@ class IdentityService:
         self, *, ctx: RequestContext, after: str | None = None, limit: int = 100
     ) -> list[UserRecord]:
         """A page of the tenant's users, by name."""
-        with self._catalog.transaction() as tx:
+        with self._catalog.transaction(read_only=True) as tx:
             return tx.users.list(tenant=ctx.tenant, after=after, limit=limit)
 
     def user(self, user_id: str, *, ctx: RequestContext) -> UserRecord:
         """One user of the tenant (another tenant's id is not found)."""
-        with self._catalog.transaction() as tx:
+        with self._catalog.transaction(read_only=True) as tx:
             found = tx.users.get(tenant=ctx.tenant, user_id=user_id)
         if found is None:
             raise NotFound(f"No user has the id {user_id!r}.", user_id=user_id)
@@ -146,7 +154,7 @@ class IdentityService:
 
     def user_named(self, name: str, *, ctx: RequestContext) -> UserRecord:
         """A user of the tenant by name."""
-        with self._catalog.transaction() as tx:
+        with self._catalog.transaction(read_only=True) as tx:
             found = tx.users.by_name(tenant=ctx.tenant, name=name)
         if found is None:
             raise NotFound(f"No user is called {name!r} in tenant {ctx.tenant!r}.", user=name)
@@ -224,7 +232,7 @@ class IdentityService:
 
     def keys(self, *, ctx: RequestContext, user_id: str | None = None) -> list[ApiKeyRecord]:
         """The tenant's keys (never their text)."""
-        with self._catalog.transaction() as tx:
+        with self._catalog.transaction(read_only=True) as tx:
             return tx.api_keys.list(tenant=ctx.tenant, user_id=user_id)
 
     def revoke_key(self, key_id: str, *, ctx: RequestContext) -> ApiKeyRecord:
@@ -267,7 +275,7 @@ class IdentityService:
 
     def roles(self, *, ctx: RequestContext) -> dict[str, list[str]]:
         """Every role of the tenant with its permissions, built-in ones included."""
-        with self._catalog.transaction() as tx:
+        with self._catalog.transaction(read_only=True) as tx:
             custom = {r.name: list(r.permissions) for r in tx.roles.list(tenant=ctx.tenant)}
         return {**{k: list(v) for k, v in BUILTIN_ROLES.items()}, **custom}
 
@@ -280,7 +288,7 @@ class IdentityService:
 
     def custom_roles(self, tenant: str) -> dict[str, list[str]]:
         """The tenant's custom roles, for permission checks."""
-        with self._catalog.transaction() as tx:
+        with self._catalog.transaction(read_only=True) as tx:
             return {r.name: list(r.permissions) for r in tx.roles.list(tenant=tenant)}
 
     def _check_grantable(self, ctx: RequestContext, roles: Sequence[str]) -> None:

@@ -116,7 +116,7 @@ class RollupService:
     def status(self, layer: SemanticLayer, *, ctx: RequestContext) -> list[RollupStatus]:
         """Every rollup the definitions call for, and its state for the tenant."""
         out = []
-        with self._catalog.transaction() as tx:
+        with self._catalog.transaction(read_only=True) as tx:
             states = {r.name: r for r in tx.rollups.list(tenant=ctx.tenant)}
         for plan in plan_rollups(layer):
             source = self._resolve(plan.model.layer, plan.model.table)
@@ -144,7 +144,7 @@ class RollupService:
         plans: dict[str, RollupPlan] = {}
         tables: dict[str, TableSource] = {}
         stale: dict[str, str] = {}
-        with self._catalog.transaction() as tx:
+        with self._catalog.transaction(read_only=True) as tx:
             states = {r.name: r for r in tx.rollups.list(tenant=ctx.tenant)}
         for plan in plan_rollups(layer):
             record = states.get(plan.name)

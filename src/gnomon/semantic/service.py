@@ -209,12 +209,12 @@ class SemanticService:
 
     def stored(self, *, ctx: RequestContext) -> list[DefinitionRecord]:
         """The tenant's current definitions, as stored."""
-        with self._catalog.transaction() as tx:
+        with self._catalog.transaction(read_only=True) as tx:
             return tx.definitions.current(tenant=ctx.tenant)
 
     def history(self, kind: str, name: str, *, ctx: RequestContext) -> list[DefinitionRecord]:
         """Every stored version of one definition, oldest first."""
-        with self._catalog.transaction() as tx:
+        with self._catalog.transaction(read_only=True) as tx:
             return tx.definitions.history(tenant=ctx.tenant, kind=kind, name=name)
 
     def layer(

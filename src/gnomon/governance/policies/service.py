@@ -74,7 +74,7 @@ class PolicyService:
         """
         if ADMIN_ROLE in ctx.principal.roles or not tables:
             return Access(ctx.tenant)
-        with self._catalog.transaction() as tx:
+        with self._catalog.transaction(read_only=True) as tx:
             records = tx.policies.list(tenant=ctx.tenant)
         rows, masks = rules_from_records(records)
         rows = [r for r in rows if applies_to(r.roles, ctx.principal)]
@@ -110,7 +110,7 @@ class PolicyService:
 
     def stamp(self, ctx: RequestContext) -> tuple[Any, ...]:
         """Changes whenever the tenant's policies change: part of every result cache key."""
-        with self._catalog.transaction() as tx:
+        with self._catalog.transaction(read_only=True) as tx:
             records = tx.policies.list(tenant=ctx.tenant)
         return tuple(sorted((r.name, r.updated_at.isoformat(), r.enabled) for r in records))
 
@@ -152,7 +152,7 @@ class PolicyService:
 
     def list(self, *, ctx: RequestContext) -> list[Any]:
         """The tenant's policies."""
-        with self._catalog.transaction() as tx:
+        with self._catalog.transaction(read_only=True) as tx:
             return list(tx.policies.list(tenant=ctx.tenant))
 
     def delete(self, name: str, *, ctx: RequestContext) -> None:
