@@ -13,8 +13,9 @@ Migrations are packaged with the code and run programmatically, without an ``ale
 """
 
 import logging
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -154,6 +155,7 @@ class Catalog:
         self._clock: Clock = clock or SystemClock()
         self._engine = _create_engine(self._url, echo=echo)
         self._readers = self._engine.execution_options(**{_READ_ONLY: True})
+        self._writer = threading.RLock() if self._engine.dialect.name == "sqlite" else None
         self._in_memory = self.backend == "sqlite" and _is_memory(self._url)
         self._schema_checked = False
 
@@ -227,7 +229,10 @@ class Catalog:
         """
         self._check_schema()
         engine = self._readers if read_only else self._engine
-        with Session(engine, expire_on_commit=False) as session:
+        # SQLite has one writer at a time; threads of this process take turns here rather than
+        # in SQLite's busy handler, which sleeps in steps of up to 100 ms while it waits.
+        turn = self._writer if self._writer is not None and not read_only else nullcontext()
+        with turn, Session(engine, expire_on_commit=False) as session:
             with self._reachable("open a transaction"):
                 session.connection()
             try:
