@@ -49,8 +49,8 @@ class MetricQuery:
         *,
         by: Sequence[str] = (),
         grain: str | None = None,
-        start: date | datetime | None = None,
-        end: date | datetime | None = None,
+        start: date | datetime | str | None = None,
+        end: date | datetime | str | None = None,
         where: str | None = None,
         order: Sequence[str] = (),
         limit: int | None = None,
@@ -74,9 +74,23 @@ class MetricQuery:
             metrics=tuple(metrics),
             by=tuple(by),
             grain=grain,
-            start=start,
-            end=end,
+            start=_moment(start, "start"),
+            end=_moment(end, "end"),
             where=where or None,
             order=tuple(OrderKey.parse(o) for o in order if o.strip()),
             limit=limit,
         )
+
+
+def _moment(value: date | datetime | str | None, label: str) -> date | datetime | None:
+    """A date or time, from ISO text (``2025-01-31``, ``2025-01-31T08:00``) or as given."""
+    if value is None or isinstance(value, date):
+        return value
+    text = str(value).strip()
+    try:
+        return date.fromisoformat(text) if len(text) == 10 else datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(
+            f"the {label} {value!r} is not a date or time; write e.g. 2025-01-31 or "
+            "2025-01-31T08:00"
+        ) from None
