@@ -688,3 +688,16 @@ def test_the_sample_route_of_the_analyst_is_masked_and_in_its_region(twins: Twin
     assert len(rows) == TWIN_ROWS // 3
     assert _beyond_policy(rows) == []
     assert _foreign(rows) == []
+
+
+def test_decimals_are_json_numbers_at_any_depth(twins: Twins) -> None:
+    admin = twins.of(TWIN_A, "admin")
+    sql = (
+        "SELECT SUM(quantity) AS units, CAST(1.25 AS DECIMAL(5, 2)) AS d, "
+        "[CAST(2.5 AS DECIMAL(4, 1))] AS l, {'x': CAST(3 AS DECIMAL(4, 0))} AS s "
+        "FROM silver.orders"
+    )
+    response = _sql(twins.world, admin, sql)
+    assert response.status_code == 200, response.text
+    [[units, d, items, struct]] = response.json()["rows"]
+    assert isinstance(units, int) and d == 1.25 and items == [2.5] and struct == {"x": 3}

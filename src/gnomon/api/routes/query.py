@@ -69,6 +69,10 @@ def _json_value(value: Any) -> Any:
     """Exact decimals (DuckDB's sums, HUGEINT) as JSON numbers, not strings."""
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {key: _json_value(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_value(item) for item in value]
     return value
 
 
