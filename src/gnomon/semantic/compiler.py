@@ -35,6 +35,7 @@ from gnomon.semantic.expressions import (
     replace_columns,
 )
 from gnomon.semantic.layer import Metric, SemanticLayer, SemanticModel
+from gnomon.semantic.measures import aggregate
 from gnomon.semantic.query import MetricQuery
 from gnomon.semantic.rollups import RollupPlan, rollup_aggregate, rollup_refusal
 from gnomon.semantic.time import (
@@ -444,44 +445,8 @@ class _Compiler:
         column: Callable[[str], exp.Expr],
         dimension: Callable[[str], exp.Expr],
     ) -> exp.Expr:
-        measure = metric.measure
-        assert measure is not None  # noqa: S101
-        conditions = []
-        if measure.filter is not None:
-            conditions.append(replace_columns(measure.filter, column))
-        if metric.filter is not None:
-            conditions.append(replace_columns(metric.filter, dimension))
-        value: exp.Expr = (
-            replace_columns(measure.expr, column)
-            if measure.expr is not None
-            else exp.Literal.number(1)
-        )
-        if conditions:
-            value = exp.Case(ifs=[exp.If(this=exp.and_(*conditions), true=value)])
-        agg = measure.agg
-        if agg == "count":
-            if measure.expr is None and not conditions:
-                return exp.cast(exp.Count(this=exp.Star()), _BIGINT)
-            return exp.cast(exp.Count(this=value), _BIGINT)
-        if agg == "count_distinct":
-            return exp.cast(exp.Count(this=exp.Distinct(expressions=[value])), _BIGINT)
-        if agg == "sum":
-            return exp.cast(exp.Sum(this=value), _DOUBLE)
-        if agg == "avg":
-            return exp.cast(exp.Avg(this=exp.cast(value, _DOUBLE)), _DOUBLE)
-        if agg == "min":
-            return exp.Min(this=value)
-        if agg == "max":
-            return exp.Max(this=value)
-        fraction = 0.5 if agg == "median" else float(measure.percentile or 0.5)
-        numeric = exp.cast(value, _DOUBLE)
-        if self.dialect == "spark":
-            call: exp.Expr = exp.Anonymous(
-                this="percentile", expressions=[numeric, exp.Literal.number(fraction)]
-            )
-        else:
-            call = exp.PercentileCont(this=numeric, expression=exp.Literal.number(fraction))
-        return exp.cast(call, _DOUBLE)
+        assert metric.measure is not None  # noqa: S101 - simple metrics have one
+        return aggregate(metric, metric.measure.agg, column, dimension, dialect=self.dialect)
 
     def _frame(self, model_count: int) -> exp.Query:
         dims = self.query.by

@@ -13,7 +13,7 @@ together in :mod:`gnomon.semantic.validate`. See docs/metrics.md for the referen
 
 import re
 from datetime import timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -53,16 +53,7 @@ __all__ = [
 ]
 
 Aggregation = Literal["sum", "count", "count_distinct", "avg", "min", "max", "median", "percentile"]
-AGGREGATIONS: tuple[str, ...] = (
-    "sum",
-    "count",
-    "count_distinct",
-    "avg",
-    "min",
-    "max",
-    "median",
-    "percentile",
-)
+AGGREGATIONS: tuple[str, ...] = get_args(Aggregation)
 
 Grain = Literal[
     "minute",
@@ -77,17 +68,8 @@ Grain = Literal[
 ]
 """Time grains. Weeks are ISO weeks (Monday to Sunday); fiscal grains follow the calendar's
 ``fiscal_year_start_month``."""
-GRAINS: tuple[str, ...] = (
-    "minute",
-    "hour",
-    "day",
-    "week",
-    "month",
-    "quarter",
-    "year",
-    "fiscal_quarter",
-    "fiscal_year",
-)
+GRAINS: tuple[str, ...] = get_args(Grain)
+"""The grains, finest first."""
 
 Direction = Literal["up", "down"]
 """Which way is good: revenue goes ``up``, a return rate ``down``."""

@@ -29,6 +29,7 @@ from sqlglot import exp
 from gnomon.semantic.definitions import GRAINS
 from gnomon.semantic.expressions import replace_columns
 from gnomon.semantic.layer import Metric, SemanticLayer, SemanticModel
+from gnomon.semantic.measures import aggregate
 from gnomon.semantic.time import TimeRange, bucket_expression, bucket_start
 
 __all__ = [
@@ -234,27 +235,7 @@ def _partial(
     column: Callable[[str], exp.Expr],
     dimension: Callable[[str], exp.Expr],
 ) -> exp.Expr:
-    measure = metric.measure
-    assert measure is not None  # noqa: S101
-    conditions = []
-    if measure.filter is not None:
-        conditions.append(replace_columns(measure.filter, column))
-    if metric.filter is not None:
-        conditions.append(replace_columns(metric.filter, dimension))
-    value: exp.Expr = (
-        replace_columns(measure.expr, column) if measure.expr is not None else exp.Literal.number(1)
-    )
-    if conditions:
-        value = exp.Case(ifs=[exp.If(this=exp.and_(*conditions), true=value)])
-    if agg == "count":
-        if measure.expr is None and not conditions:
-            return exp.cast(exp.Count(this=exp.Star()), _BIGINT)
-        return exp.cast(exp.Count(this=value), _BIGINT)
-    if agg == "sum":
-        return exp.cast(exp.Sum(this=exp.cast(value, _DOUBLE)), _DOUBLE)
-    if agg == "min":
-        return exp.Min(this=value)
-    return exp.Max(this=value)
+    return aggregate(metric, agg, column, dimension, dialect="duckdb")
 
 
 def rollup_refusal(
