@@ -258,8 +258,13 @@ class _Compiler:
         ctes: list[tuple[str, exp.Query]] = []
         for index, model in enumerate(models):
             ctes.append((f"m{index}", self._source(model, condition, time_range, data_start)))
-        ctes.append(("frame", self._frame(len(models))))
-        ctes.append(("base", self._base(models)))
+        if self.query.grain is None and len(models) == 1:
+            # Without a grain, one model's aggregate already has one row per combination of
+            # dimension values (one row in all without dimensions): no frame to fill in.
+            ctes.append(("base", self._base_of_one(models[0])))
+        else:
+            ctes.append(("frame", self._frame(len(models))))
+            ctes.append(("base", self._base(models)))
         previous = "base"
         for index, metric in enumerate(m for m in self.needed if m.kind != "simple"):
             name = f"l{index}"
@@ -477,6 +482,17 @@ class _Compiler:
             .from_(spine.subquery("s"), copy=False)
             .join(combos.subquery("d"), join_type="cross")
         )
+
+    def _base_of_one(self, model: SemanticModel) -> exp.Select:
+        select = exp.select(*(exp.column(d, table="a0", quoted=True) for d in self.query.by))
+        for base in self.bases:
+            if base.model is None or base.model.name != model.name:
+                continue
+            value: exp.Expr = exp.column(base.name, table="a0", quoted=True)
+            if base.fill_zero:
+                value = exp.Coalesce(this=value, expressions=[exp.Literal.number(0)])
+            select = select.select(exp.alias_(value, base.name, quoted=True), copy=False)
+        return select.from_(_aliased("m0", "a0"), copy=False)
 
     def _base(self, models: Sequence[SemanticModel]) -> exp.Select:
         keys = ([_TIME] if self.query.grain else []) + list(self.query.by)
