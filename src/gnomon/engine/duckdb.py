@@ -29,6 +29,7 @@ import pyarrow as pa
 from sqlglot import exp
 
 from gnomon.engine._references import LAYERS, lake_key
+from gnomon.engine._views import SourceKey, acquire_views, evict_views
 from gnomon.engine.errors import EngineUnavailable, QueryError, UnboundTable
 from gnomon.engine.protocols import TableSource
 from gnomon.errors import ConfigError, GnomonError, InternalError, InvalidInput
@@ -70,7 +71,7 @@ _QUERY_ERROR_PREFIXES = (
 )
 _OUT_OF_MEMORY_PREFIX = "Out of Memory Error"
 
-_SourceKey = tuple[str, int, tuple[str, ...]]
+_SourceKey = SourceKey
 
 
 @dataclass(slots=True)
@@ -359,25 +360,10 @@ class DuckDBEngine:
     def _acquire(
         self, needed: Mapping[tuple[str, str], TableSource]
     ) -> dict[tuple[str, str], _View]:
-        acquired: dict[tuple[str, str], _View] = {}
         with self._lock:
             self._check_open()
-            try:
-                for key, source in sorted(needed.items()):
-                    cache_key = (source.uri, source.version, tuple(source.files))
-                    view = self._views.get(cache_key)
-                    if view is None:
-                        view = self._create_view(key, source)
-                        self._views[cache_key] = view
-                    else:
-                        self._views.move_to_end(cache_key)
-                    view.pins += 1
-                    acquired[key] = view
-            except BaseException:
-                for view in acquired.values():
-                    view.pins -= 1
-                raise
-            self._evict()
+            acquired = acquire_views(self._views, needed, self._create_view)
+            evict_views(self._views, self._max_views, self._drop_view)
         return acquired
 
     def _release(self, views: list[_View]) -> None:
@@ -388,14 +374,12 @@ class DuckDBEngine:
                 self._evict()
 
     def _evict(self) -> None:
-        while len(self._views) > self._max_views:
-            victim = next((key for key, view in self._views.items() if view.pins == 0), None)
-            if victim is None:
-                return
-            view = self._views.pop(victim)
-            drop = exp.Drop(tables=[view.table()], kind=view.kind, exists=True)
-            self._con.execute(drop.sql(dialect=_DIALECT))
-            log.debug("dropped %s %s.%s", view.kind.lower(), view.schema, view.name)
+        evict_views(self._views, self._max_views, self._drop_view)
+
+    def _drop_view(self, view: _View) -> None:
+        drop = exp.Drop(tables=[view.table()], kind=view.kind, exists=True)
+        self._con.execute(drop.sql(dialect=_DIALECT))
+        log.debug("dropped %s %s.%s", view.kind.lower(), view.schema, view.name)
 
     def _create_view(self, key: tuple[str, str], source: TableSource) -> _View:
         layer, name = key

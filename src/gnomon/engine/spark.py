@@ -35,6 +35,7 @@ from gnomon.engine._spark_session import (
     start_session,
     translate,
 )
+from gnomon.engine._views import SourceKey, acquire_views, evict_views
 from gnomon.engine.errors import QueryError, UnboundTable
 from gnomon.engine.protocols import TableSource
 from gnomon.errors import ConfigError, InternalError, InvalidInput
@@ -51,7 +52,7 @@ _LAYER_SET: Final = frozenset(LAYERS)
 _PREFIX: Final = "gnomon"
 _UNSAFE: Final = re.compile(r"[^0-9A-Za-z_]")
 
-_SourceKey = tuple[str, int, tuple[str, ...]]
+_SourceKey = SourceKey
 
 
 @dataclass(slots=True)
@@ -372,25 +373,10 @@ class SparkEngine:
     def _acquire(
         self, needed: Mapping[tuple[str, str], TableSource]
     ) -> dict[tuple[str, str], _View]:
-        acquired: dict[tuple[str, str], _View] = {}
         with self._lock:
             self._check_open()
-            try:
-                for key, source in sorted(needed.items()):
-                    cache_key = (source.uri, source.version, tuple(source.files))
-                    view = self._views.get(cache_key)
-                    if view is None:
-                        view = self._create_view(key, source)
-                        self._views[cache_key] = view
-                    else:
-                        self._views.move_to_end(cache_key)
-                    view.pins += 1
-                    acquired[key] = view
-            except BaseException:
-                for view in acquired.values():
-                    view.pins -= 1
-                raise
-            self._evict()
+            acquired = acquire_views(self._views, needed, self._create_view)
+            evict_views(self._views, self._max_views, self._drop_view)
         return acquired
 
     def _release(self, bound: _Bound) -> None:
@@ -406,14 +392,12 @@ class SparkEngine:
             self._evict()
 
     def _evict(self) -> None:
-        while len(self._views) > self._max_views:
-            victim = next((key for key, view in self._views.items() if view.pins == 0), None)
-            if victim is None:
-                return
-            view = self._views.pop(victim)
-            self._session.catalog.dropTempView(view.name)
-            self._reserved.discard(view.name.lower())
-            log.debug("dropped view %s", view.name)
+        evict_views(self._views, self._max_views, self._drop_view)
+
+    def _drop_view(self, view: _View) -> None:
+        self._session.catalog.dropTempView(view.name)
+        self._reserved.discard(view.name.lower())
+        log.debug("dropped view %s", view.name)
 
     def _create_view(self, key: tuple[str, str], source: TableSource) -> _View:
         layer, name = key
