@@ -394,7 +394,7 @@ class Gnomon:
         """Row policies and column masks."""
         if self._policies is None:
             self._policies = PolicyService(
-                catalog=self.catalog, mask_key=self.secret, audit=self.audit
+                catalog=self.catalog, mask_key=self.secret, resolve=self.snapshot, audit=self.audit
             )
         return self._policies
 

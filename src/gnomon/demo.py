@@ -220,7 +220,6 @@ def run_demo(
 def _users_and_policies(app: Gnomon) -> list[Principal]:
     """The demo's users (and the EMEA analyst's row policy and mask), as principals."""
     acme, globex = app.context(ACME), app.context(GLOBEX)
-    columns = app.snapshot("silver", "orders").schema.names
     app.policies.save(
         ctx=acme,
         name="analysts_see_their_region",
@@ -228,7 +227,6 @@ def _users_and_policies(app: Gnomon) -> list[Principal]:
         table="silver.orders",
         roles=["analyst"],
         spec={"predicate": "region = {{ user.region }}"},
-        columns=columns,
     )
     app.policies.save(
         ctx=acme,
@@ -237,7 +235,6 @@ def _users_and_policies(app: Gnomon) -> list[Principal]:
         table="silver.orders",
         roles=["analyst"],
         spec={"column": "customer_id", "strategy": "partial", "reveal": 3},
-        columns=columns,
     )
     made = [
         app.identities.create_user(ctx=acme, name="admin@acme", roles=["admin"]),

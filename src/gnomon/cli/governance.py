@@ -432,17 +432,14 @@ def policies_set(
     spec = _policy_spec(
         kind, predicate=predicate, column=column, strategy=strategy, reveal=reveal, value=value
     )
-    layer, dot, table_name = table.partition(".")
+    _layer, dot, table_name = table.partition(".")
     if not dot or not table_name:
         raise InvalidInput(
             f"--table {table!r} is not of the form layer.name.", hint="For example: silver.orders"
         )
     with open_project(project) as app:
         ctx = _context(app, tenant)
-        columns = [f.name for f in app.snapshot(layer, table_name).schema]
-        app.policies.save(
-            ctx=ctx, name=name, kind=kind, table=table, roles=role or [], spec=spec, columns=columns
-        )
+        app.policies.save(ctx=ctx, name=name, kind=kind, table=table, roles=role or [], spec=spec)
     console.print(f"Saved {kind} policy [bold]{name}[/] on {table}.", highlight=False)
 
 

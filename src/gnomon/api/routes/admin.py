@@ -33,7 +33,7 @@ from gnomon.catalog import (
     UserRecord,
 )
 from gnomon.context import RequestContext
-from gnomon.errors import Forbidden, InvalidInput, NotFound
+from gnomon.errors import Forbidden
 from gnomon.governance.policies import ADMIN_ROLE
 from gnomon.governance.policies.rbac import BUILTIN_ROLES
 
@@ -478,15 +478,6 @@ def put_policy(
 ) -> PolicyPublic:
     """Create or replace a policy; checked against the table's columns first."""
     app = state_of(request).app
-    layer, _, table = body.table.partition(".")
-    try:
-        schema = app.snapshot(layer, table).schema
-    except (NotFound, InvalidInput) as exc:
-        raise InvalidInput(
-            f"{body.table!r} is not a published lake table.",
-            hint="Name the table as layer.name, e.g. silver.orders.",
-            field="table",
-        ) from exc
     with own_tenant(ctx):
         saved = app.policies.save(
             ctx=ctx,
@@ -495,7 +486,6 @@ def put_policy(
             table=body.table,
             roles=body.roles,
             spec=body.spec,
-            columns=[f.name for f in schema],
             enabled=body.enabled,
         )
     return _policy(saved)

@@ -7,7 +7,7 @@ touches; what comes back is applied to the query tree by
 exports and samples alike.
 """
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -55,9 +55,15 @@ class PolicyService:
     """
 
     def __init__(
-        self, *, catalog: Catalog, mask_key: bytes, audit: AuditService | None = None
+        self,
+        *,
+        catalog: Catalog,
+        mask_key: bytes,
+        resolve: Callable[[str, str], TableSource],
+        audit: AuditService | None = None,
     ) -> None:
         self._catalog = catalog
+        self._resolve = resolve
         self._mask_key = mask_key
         self._audit = audit
 
@@ -123,15 +129,19 @@ class PolicyService:
         table: str,
         roles: Sequence[str],
         spec: Mapping[str, Any],
-        columns: Sequence[str],
+        columns: Sequence[str] | None = None,
         enabled: bool = True,
     ) -> Any:
-        """Check a policy against the table's ``columns`` and store it (replacing one of that name).
+        """Check a policy against the table's columns and store it (replacing one of that name).
+
+        ``columns`` defaults to those of the table's published version.
 
         Raises:
             InvalidInput: an unknown kind or strategy, a predicate that does not parse or reads
                 a column the table lacks, a mask on a missing column.
         """
+        if columns is None:
+            columns = self._columns(table)
         clean = _checked(kind, table, dict(spec), list(columns))
         with self._catalog.transaction() as tx:
             record = tx.policies.put(
@@ -149,6 +159,17 @@ class PolicyService:
                 spec=clean, enabled=enabled,
             )  # fmt: skip
         return record
+
+    def _columns(self, table: str) -> list[str]:
+        layer, _, name = table.partition(".")
+        try:
+            return list(self._resolve(layer, name).schema.names)
+        except (NotFound, InvalidInput) as exc:
+            raise InvalidInput(
+                f"There is no table {table} to put a policy on: it is not a published lake table.",
+                hint="Name the table as layer.name, e.g. silver.orders.",
+                field="table",
+            ) from exc
 
     def list(self, *, ctx: RequestContext) -> list[Any]:
         """The tenant's policies."""
