@@ -5,6 +5,7 @@ and call its services; tests build one over a temporary project.
 """
 
 import logging
+import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -14,7 +15,16 @@ from typing import Any
 
 import pyarrow as pa
 
-from gnomon.catalog import Catalog, DatasetRecord, RunRecord
+from gnomon.catalog import (
+    LAKE_SCOPE,
+    Catalog,
+    CatalogMemo,
+    ChangeWatch,
+    DatasetRecord,
+    RunRecord,
+    TableVersionRecord,
+    require_io,
+)
 from gnomon.clock import Clock, SystemClock
 from gnomon.config import Settings, load_settings
 from gnomon.context import RequestContext
@@ -35,7 +45,7 @@ from gnomon.ingest import IngestService
 from gnomon.lake import Lake, Layer, TableSnapshot
 from gnomon.pipeline import MaintenanceService, ModelRunResult, ModelService
 from gnomon.project import ProjectLayout
-from gnomon.semantic import MetricQuery, MetricResult, SemanticService
+from gnomon.semantic import MetricQuery, MetricResult, SemanticService, read_details
 from gnomon.semantic.refresh import RollupService
 
 __all__ = ["Gnomon", "TableInfo"]
@@ -66,6 +76,12 @@ class Gnomon:
         self.layout = ProjectLayout(settings.project_dir)
         self.catalog = Catalog(settings.catalog_url, echo=settings.catalog.echo, clock=self.clock)
         self.lake = Lake(settings.lake_root, storage_options=settings.lake.storage_options)
+        self.changes = ChangeWatch(self.catalog, interval_s=settings.catalog.change_interval_s)
+        self._published: CatalogMemo[tuple[str, str], TableVersionRecord | None] = CatalogMemo(
+            self.changes, load=self._read_published, scope=lambda _key, _value: LAKE_SCOPE
+        )
+        self._audit: AuditService | None = None
+        self._identities: IdentityService | None = None
         self._engine: DuckDBEngine | None = None
         self._spark: SparkEngine | None = None
         self._semantic: SemanticService | None = None
@@ -74,6 +90,7 @@ class Gnomon:
         self._policies: PolicyService | None = None
         self._authenticator: Authenticator | None = None
         self._snapshots: OrderedDict[tuple[str, str, int], TableSnapshot] = OrderedDict()
+        self._snapshots_lock = threading.Lock()
 
     @classmethod
     def open(
@@ -85,7 +102,9 @@ class Gnomon:
         return app
 
     def close(self) -> None:
-        """Release the engine's and the catalog's connections."""
+        """Write the queued audit entries; release the engine's and the catalog's connections."""
+        if self._audit is not None:
+            self._audit.close()
         if self._engine is not None:
             self._engine.close()
             self._engine = None
@@ -210,10 +229,10 @@ class Gnomon:
             InvalidInput: the version asked for is newer than the published one.
         """
         lake_layer = _layer(layer)
-        with self.catalog.transaction(read_only=True) as tx:
-            record = tx.tables.get(lake_layer.value, name)
-            known = [f"{t.layer}.{t.name}" for t in tx.tables.all()] if record is None else []
+        record = self._published.get((lake_layer.value, name))
         if record is None:
+            with self.catalog.transaction(read_only=True) as tx:
+                known = [f"{t.layer}.{t.name}" for t in tx.tables.all()]
             raise NotFound(
                 f"There is no table {layer}.{name} (tables: {', '.join(sorted(known)) or 'none'}).",
                 hint="Load a source or build the models first, or check the spelling.",
@@ -233,17 +252,24 @@ class Gnomon:
                 return snapshot
         return self._snapshot_at(lake_layer, name, record.version)
 
+    def _read_published(self, key: tuple[str, str]) -> TableVersionRecord | None:
+        with self.catalog.transaction(read_only=True) as tx:
+            return tx.tables.get(*key)
+
     def _snapshot_at(self, layer: Layer, name: str, version: int) -> TableSnapshot:
         """A table version's snapshot; versions never change, so they are kept (a few hundred)."""
         key = (layer.value, name, version)
-        cached = self._snapshots.get(key)
-        if cached is not None:
-            self._snapshots.move_to_end(key)
-            return cached
+        with self._snapshots_lock:
+            cached = self._snapshots.get(key)
+            if cached is not None:
+                self._snapshots.move_to_end(key)
+                return cached
+        require_io(f"read the Delta log of {layer.value}.{name}")
         snapshot = self.lake.snapshot(layer, name, version=version)
-        self._snapshots[key] = snapshot
-        while len(self._snapshots) > _SNAPSHOT_CACHE:
-            self._snapshots.popitem(last=False)
+        with self._snapshots_lock:
+            self._snapshots[key] = snapshot
+            while len(self._snapshots) > _SNAPSHOT_CACHE:
+                self._snapshots.popitem(last=False)
         return snapshot
 
     def sql(
@@ -327,6 +353,7 @@ class Gnomon:
             policy_stamp=self.policies.stamp,
             on_read=self._audit_read,
             cache_entries=cache_entries,
+            changes=self.changes,
             rollups=RollupService(
                 catalog=self.catalog,
                 lake=self.lake,
@@ -374,6 +401,48 @@ class Gnomon:
             query, ctx=ctx or self.context(), engine=engine, use_rollups=use_rollups
         )
 
+    async def query_cached(
+        self,
+        metrics: Sequence[str],
+        *,
+        ctx: RequestContext,
+        by: Sequence[str] = (),
+        grain: str | None = None,
+        start: date | datetime | str | None = None,
+        end: date | datetime | str | None = None,
+        where: str | None = None,
+        order: Sequence[str] = (),
+        limit: int | None = None,
+        engine: str | None = None,
+        use_rollups: bool = True,
+    ) -> MetricResult | None:
+        """:meth:`query` answered from memory, for an event loop; ``None`` means "call query".
+
+        Only a cached answer that memory alone shows to be current is given (no catalog or lake
+        read, so the loop never waits on one); its read is audited like any other, and this
+        returns once the audit entry has committed. Anything else, including a malformed
+        query, is left to :meth:`query`, which reports it.
+        """
+        try:
+            query = MetricQuery.build(
+                metrics,
+                by=by,
+                grain=grain,
+                start=start,
+                end=end,
+                where=where,
+                order=order,
+                limit=limit,
+            )
+        except ValueError:
+            return None
+        result = self.semantic.cached(query, ctx=ctx, engine=engine, use_rollups=use_rollups)
+        if result is None:
+            return None
+        details = read_details(query, rows=result.table.num_rows, engine=result.engine, cached=True)
+        await self.audit.record_async(ctx, "metrics.query", **details)
+        return result
+
     # ------------------------------------------------------------------ governance
 
     @property
@@ -387,21 +456,31 @@ class Gnomon:
     @property
     def audit(self) -> AuditService:
         """The tamper-evident log of reads, changes and admin actions."""
-        return AuditService(catalog=self.catalog)
+        if self._audit is None:
+            self._audit = AuditService(catalog=self.catalog)
+        return self._audit
 
     @property
     def policies(self) -> PolicyService:
         """Row policies and column masks."""
         if self._policies is None:
             self._policies = PolicyService(
-                catalog=self.catalog, mask_key=self.secret, resolve=self.snapshot, audit=self.audit
+                catalog=self.catalog,
+                mask_key=self.secret,
+                resolve=self.snapshot,
+                audit=self.audit,
+                changes=self.changes,
             )
         return self._policies
 
     @property
     def identities(self) -> IdentityService:
         """Users, API keys and custom roles."""
-        return IdentityService(catalog=self.catalog, audit=self.audit, clock=self.clock)
+        if self._identities is None:
+            self._identities = IdentityService(
+                catalog=self.catalog, audit=self.audit, clock=self.clock, changes=self.changes
+            )
+        return self._identities
 
     @property
     def dev_issuer(self) -> DevIssuer:
@@ -442,7 +521,9 @@ class Gnomon:
             if self.settings.auth.dev_issuer.enabled:
                 issuers.append(self.dev_issuer.issuer_config())
             self._authenticator = Authenticator(
-                api_keys=ApiKeyAuthenticator(CatalogKeyStore(self.catalog), self.clock),
+                api_keys=ApiKeyAuthenticator(
+                    CatalogKeyStore(self.catalog, self.changes), self.clock
+                ),
                 tokens=JwtVerifier(issuers, self.clock) if issuers else None,
             )
         return self._authenticator

@@ -44,6 +44,9 @@ class CatalogConfig(_Section):
 
     url: str | None = None
     echo: bool = False
+    change_interval_s: float = Field(default=1.0, ge=0, le=3600)
+    """How soon a change made by another process (a revoked key, a new policy) is seen; this
+    process's own changes are seen at once. 0 reads the change generations on every use."""
 
 
 class LakeConfig(_Section):

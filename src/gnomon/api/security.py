@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
+from gnomon.catalog import NotInMemory, memory_only
 from gnomon.context import RequestContext
 from gnomon.governance.policies.rbac import require
 
@@ -26,10 +27,21 @@ def requires(permission: str) -> Any:
 
     async def dependency(request: Request) -> RequestContext:
         state = request.app.state.gnomon
+        app = state.app
         header = request.headers.get("authorization")
-        principal = await run_in_threadpool(state.app.authenticator.authenticate, header)
+        # From memory when it can answer (a known key, roles unchanged), else in a thread: the
+        # event loop never waits on the catalog.
+        try:
+            with memory_only():
+                principal = app.authenticator.authenticate(header)
+        except NotInMemory:
+            principal = await run_in_threadpool(app.authenticator.authenticate, header)
         state.rate.take(principal.tenant)
-        custom = await run_in_threadpool(state.app.identities.custom_roles, principal.tenant)
+        try:
+            with memory_only():
+                custom = app.identities.custom_roles(principal.tenant)
+        except NotInMemory:
+            custom = await run_in_threadpool(app.identities.custom_roles, principal.tenant)
         require(principal, permission, custom)
         return RequestContext(principal, correlation_id=request.state.correlation_id)
 

@@ -17,6 +17,14 @@ record, never a database object.
 """
 
 from gnomon.catalog.audit_chain import GENESIS_HASH, HASHED_AUDIT_FIELDS, audit_hash, canonical_json
+from gnomon.catalog.changes import (
+    DEFAULT_INTERVAL_S,
+    CatalogMemo,
+    ChangeWatch,
+    NotInMemory,
+    memory_only,
+    require_io,
+)
 from gnomon.catalog.errors import (
     CatalogNotMigrated,
     CatalogUnavailable,
@@ -43,6 +51,7 @@ from gnomon.catalog.records import (
     DefinitionRecord,
     IngestedFileRecord,
     LeaseRecord,
+    NewAuditEntry,
     OutboxRecord,
     PolicyKind,
     PolicyRecord,
@@ -58,6 +67,7 @@ from gnomon.catalog.records import (
 )
 from gnomon.catalog.repositories import (
     DELETED_FINGERPRINT,
+    LAKE_SCOPE,
     UPDATABLE_RUN_FIELDS,
     AccessPolicyRepository,
     ApiKeyRepository,
@@ -79,11 +89,13 @@ from gnomon.catalog.repositories import (
 from gnomon.catalog.store import Catalog, CatalogTransaction
 
 __all__ = [
+    "DEFAULT_INTERVAL_S",
     "DEFINITION_KINDS",
     "DELETED_FINGERPRINT",
     "FINISHED_RUN_STATUSES",
     "GENESIS_HASH",
     "HASHED_AUDIT_FIELDS",
+    "LAKE_SCOPE",
     "POLICY_KINDS",
     "RUN_KINDS",
     "RUN_STATUSES",
@@ -95,9 +107,11 @@ __all__ = [
     "AuditRecord",
     "AuditRepository",
     "Catalog",
+    "CatalogMemo",
     "CatalogNotMigrated",
     "CatalogTransaction",
     "CatalogUnavailable",
+    "ChangeWatch",
     "ContractRepository",
     "ContractVersionRecord",
     "DatasetNotFound",
@@ -112,6 +126,8 @@ __all__ = [
     "LeaseHeld",
     "LeaseRecord",
     "LeaseRepository",
+    "NewAuditEntry",
+    "NotInMemory",
     "OutboxRecord",
     "OutboxRepository",
     "PolicyKind",
@@ -139,6 +155,8 @@ __all__ = [
     "audit_hash",
     "canonical_json",
     "hold_lease",
+    "memory_only",
     "owner_is_dead",
     "process_owner",
+    "require_io",
 ]

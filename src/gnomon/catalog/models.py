@@ -34,6 +34,7 @@ __all__ = [
     "ApiKey",
     "AuditEntry",
     "Base",
+    "Change",
     "ContractVersion",
     "Dataset",
     "Definition",
@@ -238,6 +239,16 @@ class TableVersion(Base):
     version: Mapped[int] = mapped_column(BigInteger)
     run_id: Mapped[str | None] = mapped_column(String, nullable=True)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class Change(Base):
+    """The generation of one scope (a tenant id, or ``:lake``), moved by every write to it."""
+
+    __tablename__ = "changes"
+
+    scope: Mapped[str] = mapped_column(String, primary_key=True)
+    generation: Mapped[int] = mapped_column(BigInteger)
+    changed_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class Lease(Base):

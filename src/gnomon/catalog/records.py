@@ -329,6 +329,18 @@ class PolicyRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class NewAuditEntry:
+    """An audit entry to append: the caller's part; the log adds ``seq``, ``at`` and hashes."""
+
+    tenant: str
+    principal: str
+    action: str
+    target: str | None = None
+    correlation_id: str | None = None
+    details: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class AuditRecord:
     """One entry of a tenant's audit log, chained to the entry before it.
 

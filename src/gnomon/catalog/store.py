@@ -14,7 +14,7 @@ Migrations are packaged with the code and run programmatically, without an ``ale
 
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,7 @@ from gnomon.catalog.repositories import (
     AccessPolicyRepository,
     ApiKeyRepository,
     AuditRepository,
+    ChangeRepository,
     ContractRepository,
     DatasetRepository,
     DefinitionRepository,
@@ -44,6 +45,7 @@ from gnomon.catalog.repositories import (
     TenantRepository,
     UserRepository,
 )
+from gnomon.catalog.repositories._base import CHANGED_SCOPES
 from gnomon.clock import Clock, SystemClock
 from gnomon.context import DEFAULT_TENANT
 from gnomon.errors import ConfigError
@@ -91,11 +93,13 @@ class CatalogTransaction:
         api_keys: API keys, stored as digests; found by digest across tenants.
         policies: row-level security and masking policies per tenant and table.
         audit: each tenant's append-only, hash-chained audit log.
+        changes: the generations writes move, for readers that keep what they read.
     """
 
     __slots__ = (
         "api_keys",
         "audit",
+        "changes",
         "contracts",
         "datasets",
         "definitions",
@@ -129,6 +133,7 @@ class CatalogTransaction:
         self.api_keys = ApiKeyRepository(session, clock)
         self.policies = AccessPolicyRepository(session, clock)
         self.audit = AuditRepository(session, clock)
+        self.changes = ChangeRepository(session, clock)
 
 
 class Catalog:
@@ -158,6 +163,15 @@ class Catalog:
         self._writer = threading.RLock() if self._engine.dialect.name == "sqlite" else None
         self._in_memory = self.backend == "sqlite" and _is_memory(self._url)
         self._schema_checked = False
+        self._listeners: list[Callable[[frozenset[str]], None]] = []
+
+    def on_change(self, listener: Callable[[frozenset[str]], None]) -> None:
+        """Call ``listener`` with the scopes a transaction changed, once it has committed.
+
+        Only this process's transactions are heard; other processes' changes are found by
+        reading the generations (:class:`gnomon.catalog.changes.ChangeWatch`).
+        """
+        self._listeners.append(listener)
 
     @property
     def url_for_display(self) -> str:
@@ -245,8 +259,13 @@ class Catalog:
             except BaseException:
                 session.rollback()
                 raise
+            changed = session.info.pop(CHANGED_SCOPES, None)
             with self._reachable("commit"):
                 session.commit()
+            if changed:
+                scopes = frozenset(changed)
+                for listener in list(self._listeners):
+                    listener(scopes)
 
     def dispose(self) -> None:
         """Close every pooled connection; the catalog reconnects if used again."""

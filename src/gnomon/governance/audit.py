@@ -5,10 +5,15 @@ tenant, principal and correlation id. Entries are hash-chained per tenant in the
 (:mod:`gnomon.catalog.audit_chain`), so a changed or deleted entry is found by :meth:`verify`.
 """
 
-from typing import Any
+import asyncio
+from typing import TYPE_CHECKING, Any
 
-from gnomon.catalog import AuditCheck, AuditRecord, Catalog
+from gnomon.catalog import AuditCheck, AuditRecord, Catalog, NewAuditEntry
 from gnomon.context import RequestContext
+from gnomon.governance.audit_batch import AuditWriter
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 __all__ = ["AuditService"]
 
@@ -17,10 +22,16 @@ _MAX_TEXT = 2000
 
 
 class AuditService:
-    """Appends to and checks a project's audit log."""
+    """Appends to and checks a project's audit log.
+
+    Entries are appended by one writer thread in batches (:mod:`gnomon.governance.audit_batch`);
+    ``record`` and ``record_async`` return once the entry has committed. :meth:`close` writes
+    what is queued and stops the thread.
+    """
 
     def __init__(self, *, catalog: Catalog) -> None:
         self._catalog = catalog
+        self._writer = AuditWriter(catalog)
 
     def record(
         self,
@@ -30,21 +41,41 @@ class AuditService:
         target: str | None = None,
         **details: Any,
     ) -> AuditRecord:
-        """Append one entry for ``ctx``'s principal (committed at once)."""
+        """Append one entry for ``ctx``'s principal; returns once it has committed."""
+        return self._submit(ctx, action, target, details).result()
+
+    async def record_async(
+        self,
+        ctx: RequestContext,
+        action: str,
+        *,
+        target: str | None = None,
+        **details: Any,
+    ) -> AuditRecord:
+        """:meth:`record` for an event loop: waits for the commit without holding a thread."""
+        return await asyncio.wrap_future(self._submit(ctx, action, target, details))
+
+    def close(self) -> None:
+        """Write the queued entries and stop the writer; later entries are written directly."""
+        self._writer.close()
+
+    def _submit(
+        self, ctx: RequestContext, action: str, target: str | None, details: dict[str, Any]
+    ) -> "Future[AuditRecord]":
         clean = {
             k: (v[:_MAX_TEXT] if isinstance(v, str) else v)
             for k, v in details.items()
             if v is not None
         }
-        with self._catalog.transaction() as tx:
-            return tx.audit.append(
-                tenant=ctx.tenant,
-                principal=ctx.principal.user,
-                action=action,
-                target=target,
-                correlation_id=ctx.correlation_id,
-                details=clean,
-            )
+        entry = NewAuditEntry(
+            tenant=ctx.tenant,
+            principal=ctx.principal.user,
+            action=action,
+            target=target,
+            correlation_id=ctx.correlation_id,
+            details=clean,
+        )
+        return self._writer.submit(entry)
 
     def entries(
         self,

@@ -4,12 +4,22 @@ Every change is recorded in the audit log. An API key is shown once, when it is 
 SHA-256 is stored.
 """
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from types import MappingProxyType
 from typing import Any
 
-from gnomon.catalog import ApiKeyRecord, Catalog, RoleRecord, TenantRecord, UserRecord
+from gnomon.catalog import (
+    ApiKeyRecord,
+    Catalog,
+    CatalogMemo,
+    ChangeWatch,
+    RoleRecord,
+    TenantRecord,
+    UserRecord,
+    require_io,
+)
 from gnomon.clock import Clock
 from gnomon.context import Principal, RequestContext
 from gnomon.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -37,14 +47,24 @@ class NewApiKey:
 
 
 class CatalogKeyStore:
-    """The catalog's API keys joined with their users, as authentication needs them."""
+    """The catalog's API keys joined with their users, as authentication needs them.
 
-    def __init__(self, catalog: Catalog) -> None:
+    Found keys are kept in memory while their tenant's change generation stands (revoking a
+    key, changing or disabling its user moves it); unknown keys are always looked up.
+    """
+
+    def __init__(self, catalog: Catalog, changes: ChangeWatch) -> None:
         self._catalog = catalog
         self._touched: dict[str, datetime] = {}
+        self._keys: CatalogMemo[str, StoredKey | None] = CatalogMemo(
+            changes, load=self._read, scope=lambda _hash, key: None if key is None else key.tenant
+        )
 
     def find(self, key_hash: str) -> StoredKey | None:
         """The key with this hash in any tenant, with its user."""
+        return self._keys.get(key_hash)
+
+    def _read(self, key_hash: str) -> StoredKey | None:
         with self._catalog.transaction(read_only=True) as tx:
             key = tx.api_keys.by_hash(key_hash)
             user = None if key is None else tx.users.get(tenant=key.tenant, user_id=key.user_id)
@@ -68,6 +88,7 @@ class CatalogKeyStore:
         last = self._touched.get(key_id)
         if last is not None and timedelta(0) <= at - last < _TOUCH_EVERY:
             return
+        require_io("record an API key's last use")
         with self._catalog.transaction() as tx:
             tx.api_keys.touch(key_id, at=at)
         self._touched[key_id] = at
@@ -76,10 +97,15 @@ class CatalogKeyStore:
 class IdentityService:
     """Users, API keys and custom roles of the request's tenant."""
 
-    def __init__(self, *, catalog: Catalog, audit: AuditService, clock: Clock) -> None:
+    def __init__(
+        self, *, catalog: Catalog, audit: AuditService, clock: Clock, changes: ChangeWatch
+    ) -> None:
         self._catalog = catalog
         self._audit = audit
         self._clock = clock
+        self._roles: CatalogMemo[str, dict[str, tuple[str, ...]]] = CatalogMemo(
+            changes, load=self._read_roles, scope=lambda tenant, _roles: tenant
+        )
 
     # ------------------------------------------------------------ tenants
 
@@ -286,10 +312,13 @@ class IdentityService:
                 raise NotFound(f"No custom role is called {name!r}.", role=name)
         self._audit.record(ctx, "role.delete", target=name)
 
-    def custom_roles(self, tenant: str) -> dict[str, list[str]]:
-        """The tenant's custom roles, for permission checks."""
+    def custom_roles(self, tenant: str) -> Mapping[str, tuple[str, ...]]:
+        """The tenant's custom roles, for permission checks (kept while none changes)."""
+        return MappingProxyType(self._roles.get(tenant))
+
+    def _read_roles(self, tenant: str) -> dict[str, tuple[str, ...]]:
         with self._catalog.transaction(read_only=True) as tx:
-            return {r.name: list(r.permissions) for r in tx.roles.list(tenant=tenant)}
+            return {r.name: tuple(r.permissions) for r in tx.roles.list(tenant=tenant)}
 
     def _check_grantable(self, ctx: RequestContext, roles: Sequence[str]) -> None:
         """Nobody hands out permissions it does not hold itself (roles of users and keys)."""

@@ -11,7 +11,7 @@ from gnomon.semantic.errors import DefinitionError, DefinitionIssue, MetricQuery
 from gnomon.semantic.files import load_definitions, parse_definitions
 from gnomon.semantic.layer import Definition, Metric, SemanticLayer, SemanticModel, build_layer
 from gnomon.semantic.query import MetricQuery, OrderKey
-from gnomon.semantic.service import ApplyResult, MetricResult, SemanticService
+from gnomon.semantic.service import ApplyResult, MetricResult, SemanticService, read_details
 
 __all__ = [
     "GRAINS",
@@ -36,4 +36,5 @@ __all__ = [
     "compile_query",
     "load_definitions",
     "parse_definitions",
+    "read_details",
 ]

@@ -19,7 +19,14 @@ from zoneinfo import ZoneInfo
 import pyarrow as pa
 from sqlglot import exp
 
-from gnomon.catalog import Catalog, DefinitionRecord
+from gnomon.catalog import (
+    Catalog,
+    CatalogMemo,
+    ChangeWatch,
+    DefinitionRecord,
+    NotInMemory,
+    memory_only,
+)
 from gnomon.clock import Clock, SystemClock
 from gnomon.context import RequestContext
 from gnomon.engine import (
@@ -43,7 +50,7 @@ from gnomon.semantic.refresh import RollupService
 if TYPE_CHECKING:
     from gnomon.semantic.rollups import RollupPlan
 
-__all__ = ["ApplyResult", "MetricResult", "SemanticService"]
+__all__ = ["ApplyResult", "MetricResult", "SemanticService", "read_details"]
 
 _KINDS_ORDER = {"calendar": 0, "semantic_model": 1, "metric": 2}
 
@@ -127,8 +134,16 @@ class SemanticService:
         access: AccessResolver | None = None,
         policy_stamp: Callable[[RequestContext], Hashable] | None = None,
         on_read: ReadHook | None = None,
+        changes: ChangeWatch | None = None,
     ) -> None:
         self._on_read = on_read
+        self._definitions: CatalogMemo[str, tuple[DefinitionRecord, ...]] | None = (
+            None
+            if changes is None
+            else CatalogMemo(
+                changes, load=self._read_definitions, scope=lambda tenant, _records: tenant
+            )
+        )
         self._access = access or tenant_only
         self._policy_stamp = policy_stamp
         self._clock: Clock = clock or SystemClock()
@@ -208,9 +223,14 @@ class SemanticService:
         return ApplyResult(tuple(created), tuple(updated), tuple(unchanged), tuple(retired))
 
     def stored(self, *, ctx: RequestContext) -> list[DefinitionRecord]:
-        """The tenant's current definitions, as stored."""
+        """The tenant's current definitions, as stored (kept in memory while none changes)."""
+        if self._definitions is not None:
+            return list(self._definitions.get(ctx.tenant))
+        return list(self._read_definitions(ctx.tenant))
+
+    def _read_definitions(self, tenant: str) -> tuple[DefinitionRecord, ...]:
         with self._catalog.transaction(read_only=True) as tx:
-            return tx.definitions.current(tenant=ctx.tenant)
+            return tuple(tx.definitions.current(tenant=tenant))
 
     def history(self, kind: str, name: str, *, ctx: RequestContext) -> list[DefinitionRecord]:
         """Every stored version of one definition, oldest first."""
@@ -323,13 +343,48 @@ class SemanticService:
         finally:
             self._memo.tables = None
 
-    def _query(
-        self, query: MetricQuery, *, ctx: RequestContext, engine: str | None, use_rollups: bool
-    ) -> MetricResult:
+    def cached(
+        self,
+        query: MetricQuery,
+        *,
+        ctx: RequestContext,
+        engine: str | None = None,
+        use_rollups: bool = True,
+    ) -> MetricResult | None:
+        """The result cache's answer to ``query``, found from memory alone, not yet audited.
+
+        For callers that must not wait on the catalog or the lake (an event loop): ``None``
+        when the answer is not cached, or when telling that it still holds needs a read;
+        :meth:`query` then answers (in a thread). The caller records the read in the audit
+        log with :func:`read_details`.
+        """
+        if self._cache is None:
+            return None
         started = time.perf_counter()
         engine_name = engine or self._default_engine
-        records = self.stored(ctx=ctx)
-        key = (
+        self._memo.tables = {}
+        try:
+            with memory_only():
+                key = self._cache_key(query, ctx, engine_name, use_rollups, self.stored(ctx=ctx))
+                hit = self._cache.get(key, self._published_version)
+        except NotInMemory:
+            return None
+        finally:
+            self._memo.tables = None
+        if hit is None:
+            return None
+        return replace(hit, cached=True, elapsed_s=time.perf_counter() - started)
+
+    def _cache_key(
+        self,
+        query: MetricQuery,
+        ctx: RequestContext,
+        engine_name: str,
+        use_rollups: bool,
+        records: Sequence[DefinitionRecord],
+    ) -> Hashable:
+        """Everything an answer depends on but the data (whose versions the entry keeps)."""
+        return (
             ctx.tenant,
             _policy_key(ctx),
             engine_name,
@@ -338,6 +393,14 @@ class SemanticService:
             tuple(sorted((r.kind, r.name, r.version) for r in records)),
             None if self._policy_stamp is None else self._policy_stamp(ctx),
         )
+
+    def _query(
+        self, query: MetricQuery, *, ctx: RequestContext, engine: str | None, use_rollups: bool
+    ) -> MetricResult:
+        started = time.perf_counter()
+        engine_name = engine or self._default_engine
+        records = self.stored(ctx=ctx)
+        key = self._cache_key(query, ctx, engine_name, use_rollups, records)
         if self._cache is not None:
             hit = self._cache.get(key, self._published_version)
             if hit is not None:
@@ -376,19 +439,7 @@ class SemanticService:
         if self._on_read is None:
             return
         self._on_read(
-            ctx,
-            "metrics.query",
-            {
-                "metrics": list(query.metrics),
-                "by": list(query.by),
-                "grain": query.grain,
-                "start": None if query.start is None else query.start.isoformat(),
-                "end": None if query.end is None else query.end.isoformat(),
-                "where": query.where,
-                "rows": rows,
-                "engine": engine,
-                "cached": cached,
-            },
+            ctx, "metrics.query", read_details(query, rows=rows, engine=engine, cached=cached)
         )
 
     def _resolve(self, layer: str, name: str) -> TableSource:
@@ -568,6 +619,21 @@ def _planned(
         (r.kind, r.name, r.version + 1) for r in stored if prune and (r.kind, r.name) not in given
     ]
     return ApplyResult(tuple(created), tuple(updated), tuple(unchanged), tuple(retired))
+
+
+def read_details(query: MetricQuery, *, rows: int, engine: str, cached: bool) -> dict[str, Any]:
+    """What the audit log records of a metric query (action ``metrics.query``)."""
+    return {
+        "metrics": list(query.metrics),
+        "by": list(query.by),
+        "grain": query.grain,
+        "start": None if query.start is None else query.start.isoformat(),
+        "end": None if query.end is None else query.end.isoformat(),
+        "where": query.where,
+        "rows": rows,
+        "engine": engine,
+        "cached": cached,
+    }
 
 
 def _policy_key(ctx: RequestContext) -> tuple[Any, ...]:

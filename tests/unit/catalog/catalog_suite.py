@@ -27,18 +27,25 @@ from sqlalchemy import create_engine, inspect, text
 from gnomon.catalog import (
     DELETED_FINGERPRINT,
     GENESIS_HASH,
+    LAKE_SCOPE,
     AuditCheck,
     AuditRecord,
     AuditRepository,
     Catalog,
+    CatalogMemo,
+    CatalogTransaction,
+    ChangeWatch,
     DatasetNotFound,
     LeaseHeld,
+    NewAuditEntry,
+    NotInMemory,
     RunNotFound,
     SourceNotFound,
     TenantNotFound,
     UserNotFound,
     audit_hash,
     hold_lease,
+    memory_only,
     owner_is_dead,
     process_owner,
 )
@@ -1680,7 +1687,38 @@ class CatalogSuite:
 
     def test_audit_repository_cannot_change_or_remove_entries(self) -> None:
         public = {name for name in dir(AuditRepository) if not name.startswith("_")}
-        assert public == {"append", "list", "verify"}
+        assert public == {"append", "append_many", "list", "verify"}
+
+    def test_append_many_chains_entries_of_several_tenants_in_order(self, catalog: Catalog) -> None:
+        with catalog.transaction() as tx:
+            tx.tenants.ensure("globex")
+            tx.audit.append(tenant="acme", principal="p", action="user.create")
+        entries = [
+            NewAuditEntry("acme", "p", "metrics.query", details={"rows": 1}),
+            NewAuditEntry("globex", "q", "sql.query", target="silver.orders"),
+            NewAuditEntry("acme", "p", "metrics.query", details={"rows": 2}),
+        ]
+        with catalog.transaction() as tx:
+            records = tx.audit.append_many(entries)
+        assert [(r.tenant, r.seq) for r in records] == [("acme", 2), ("globex", 1), ("acme", 3)]
+        assert records[2].prev_hash == records[0].hash
+        with catalog.transaction() as tx:
+            stored = tx.audit.list(tenant="acme")
+            assert tx.audit.verify(tenant="acme").ok
+            assert tx.audit.verify(tenant="globex").ok
+        assert [(r.id, r.hash, r.details) for r in stored[1:]] == [
+            (r.id, r.hash, r.details) for r in (records[0], records[2])
+        ]
+
+    def test_append_many_appends_nothing_when_one_entry_is_invalid(self, catalog: Catalog) -> None:
+        entries = [
+            NewAuditEntry("acme", "p", "metrics.query"),
+            NewAuditEntry("acme", "p", "metrics.query", target=""),
+        ]
+        with pytest.raises(InvalidInput, match="target"), catalog.transaction() as tx:
+            tx.audit.append_many(entries)
+        with catalog.transaction() as tx:
+            assert tx.audit.list(tenant="acme") == []
 
     def test_concurrent_appends_never_share_a_seq(self, catalog_url: str, catalog: Catalog) -> None:
         writers = 6
@@ -2325,3 +2363,136 @@ class CatalogSuite:
         assert lease is not None
         assert lease.expires_at == plus_five + timedelta(hours=1)
         assert lease.expires_at.tzinfo is UTC
+
+    # ------------------------------------------------------------------ change generations
+
+    def test_every_write_a_request_reads_moves_its_tenants_generation(
+        self, catalog: Catalog
+    ) -> None:
+        def generation(scope: str = "acme") -> int:
+            with catalog.transaction(read_only=True) as tx:
+                return tx.changes.generations().get(scope, 0)
+
+        writes: list[tuple[str, Callable[[CatalogTransaction], object]]] = []
+        with catalog.transaction() as tx:
+            user = tx.users.create(tenant="acme", name="emea@acme", roles=["analyst"])
+        writes += [
+            ("user", lambda tx: tx.users.create(tenant="acme", name="b@acme", roles=[])),
+            (
+                "user update",
+                lambda tx: tx.users.update(tenant="acme", user_id=user.id, disabled=True),
+            ),
+            ("key", lambda tx: tx.api_keys.add(**api_key(user_id=user.id))),
+            (
+                "role",
+                lambda tx: tx.roles.put(tenant="acme", name="r", permissions=["metrics:read"]),
+            ),
+            ("role delete", lambda tx: tx.roles.delete(tenant="acme", name="r")),
+            ("policy", lambda tx: tx.policies.put(**policy())),
+            (
+                "policy delete",
+                lambda tx: tx.policies.delete(tenant="acme", name="orders_by_region"),
+            ),
+            (
+                "definition",
+                lambda tx: tx.definitions.put(
+                    tenant="acme", kind="metric", name="m", spec={}, fingerprint="a"
+                ),
+            ),
+            ("user delete", lambda tx: tx.users.delete(tenant="acme", user_id=user.id)),
+        ]
+        for what, write in writes:
+            before, globex = generation(), generation("globex")
+            with catalog.transaction() as tx:
+                write(tx)
+            assert generation() == before + 1, what
+            assert generation("globex") == globex, f"{what} moved another tenant's generation"
+
+    def test_recording_a_keys_last_use_moves_no_generation(self, catalog: Catalog) -> None:
+        with catalog.transaction() as tx:
+            user = tx.users.create(tenant="acme", name="emea@acme", roles=["analyst"])
+            key = tx.api_keys.add(**api_key(user_id=user.id))
+            before = tx.changes.generations()
+        with catalog.transaction() as tx:
+            tx.api_keys.touch(key.id, at=START)
+        with catalog.transaction() as tx:
+            assert tx.changes.generations() == before
+
+    def test_publishing_moves_the_lake_generation(self, catalog: Catalog) -> None:
+        with catalog.transaction() as tx:
+            tx.tables.publish({("silver", "orders"): 3}, run_id=None)
+        with catalog.transaction() as tx:
+            first = tx.changes.generations()[LAKE_SCOPE]
+            tx.tables.remove("silver", "orders")
+        with catalog.transaction() as tx:
+            assert tx.changes.generations()[LAKE_SCOPE] == first + 1
+            assert "acme" not in tx.changes.generations()
+
+    def test_a_watch_sees_its_own_changes_at_once_and_others_within_its_interval(
+        self, catalog: Catalog, catalog_url: str
+    ) -> None:
+        now = [100.0]
+        watch = ChangeWatch(catalog, interval_s=1.0, monotonic=lambda: now[0])
+        other = Catalog(catalog_url)  # another process, as far as the watch can tell
+        try:
+            start = watch.generation("acme")
+            with other.transaction() as tx:
+                tx.roles.put(tenant="acme", name="r", permissions=["metrics:read"])
+            assert watch.generation("acme") == start  # within the interval: not read again
+            now[0] += 1.0
+            assert watch.generation("acme") == start + 1
+            with catalog.transaction() as tx:
+                tx.roles.delete(tenant="acme", name="r")
+            assert watch.generation("acme") == start + 2  # this process's change: at once
+        finally:
+            other.dispose()
+
+    def test_a_memo_keeps_a_value_until_its_scope_changes(self, catalog: Catalog) -> None:
+        now = [0.0]
+        watch = ChangeWatch(catalog, interval_s=10.0, monotonic=lambda: now[0])
+        loads: list[str] = []
+
+        def load(tenant: str) -> list[str]:
+            loads.append(tenant)
+            with catalog.transaction(read_only=True) as tx:
+                return [r.name for r in tx.roles.list(tenant=tenant)]
+
+        memo: CatalogMemo[str, list[str]] = CatalogMemo(
+            watch, load=load, scope=lambda tenant, _value: tenant
+        )
+        assert memo.get("acme") == [] and memo.get("globex") == []
+        assert memo.get("acme") == [] and loads == ["acme", "globex"]
+        with catalog.transaction() as tx:
+            tx.roles.put(tenant="acme", name="r", permissions=["metrics:read"])
+        assert memo.get("acme") == ["r"]
+        assert memo.get("globex") == [] and loads == ["acme", "globex", "acme"]
+
+    def test_memory_only_code_is_told_when_an_answer_needs_a_read(self, catalog: Catalog) -> None:
+        now = [0.0]
+        watch = ChangeWatch(catalog, interval_s=1.0, monotonic=lambda: now[0])
+        memo: CatalogMemo[str, int] = CatalogMemo(
+            watch, load=lambda _tenant: 1, scope=lambda tenant, _value: tenant
+        )
+        with memory_only(), pytest.raises(NotInMemory):
+            memo.get("acme")  # never read
+        assert memo.get("acme") == 1
+        with memory_only():
+            assert memo.get("acme") == 1  # in memory and current
+        now[0] += 1.0
+        with memory_only(), pytest.raises(NotInMemory):
+            memo.get("acme")  # the generations are due for a read
+        assert memo.get("acme") == 1
+
+    def test_a_memo_does_not_keep_values_without_a_scope(self, catalog: Catalog) -> None:
+        watch = ChangeWatch(catalog)
+        loads: list[str] = []
+
+        def load(key: str) -> str | None:
+            loads.append(key)
+            return None
+
+        memo: CatalogMemo[str, str | None] = CatalogMemo(
+            watch, load=load, scope=lambda _key, value: None if value is None else "acme"
+        )
+        assert memo.get("unknown") is None and memo.get("unknown") is None
+        assert loads == ["unknown", "unknown"]

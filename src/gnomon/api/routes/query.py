@@ -4,12 +4,14 @@ Both answer ``{"columns": [...], "rows": [[...], ...]}`` so scripts and BI tools
 them, run under the tenant's query quota, and read only what the caller's policies allow.
 """
 
+import threading
+from collections import OrderedDict
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
 import pyarrow as pa
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
@@ -17,7 +19,7 @@ from gnomon.api.schemas import ERROR_RESPONSES, operation_id
 from gnomon.api.security import requires
 from gnomon.context import RequestContext
 
-__all__ = ["router"]
+__all__ = ["EncodedAnswers", "router"]
 
 router = APIRouter(
     prefix="/api/v1",
@@ -58,6 +60,30 @@ class Rows(BaseModel):
     truncated: bool = False
 
 
+class EncodedAnswers:
+    """The JSON of cached answers, encoded once: a cache hit sends the same bytes again.
+
+    Keyed by the answer table's identity; the table is held with its bytes, so the identity
+    cannot be reused while the entry lives. Bounded, oldest out.
+    """
+
+    def __init__(self, size: int = 256) -> None:
+        self._size = size
+        self._entries: OrderedDict[int, tuple[pa.Table, bytes]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def response(self, table: pa.Table) -> Response:
+        """The answer as :class:`Rows` JSON, exactly as the route's response model writes it."""
+        found = self._entries.get(id(table))
+        if found is None or found[0] is not table:
+            found = (table, _rows(table).model_dump_json().encode())
+            with self._lock:
+                self._entries[id(table)] = found
+                while len(self._entries) > self._size:
+                    self._entries.popitem(last=False)
+        return Response(content=found[1], media_type="application/json")
+
+
 def _rows(table: pa.Table, *, truncated: bool = False) -> Rows:
     columns = list(table.column_names)
     data = table.to_pydict()
@@ -94,9 +120,25 @@ async def metrics_query(
     body: MetricQueryRequest,
     request: Request,
     ctx: Annotated[RequestContext, requires("metrics:query")],
-) -> Rows:
+) -> Rows | Response:
     """Metric values from the governed definitions (cached, rollups where exact)."""
     state = request.app.state.gnomon
+    with state.queries.slot(ctx.tenant):
+        hit = await state.app.query_cached(
+            body.metrics,
+            by=body.by,
+            grain=body.grain,
+            start=body.start,
+            end=body.end,
+            where=body.where,
+            order=body.order,
+            limit=body.limit,
+            engine=body.engine,
+            ctx=ctx,
+        )
+    if hit is not None:
+        encoded: EncodedAnswers = state.encoded
+        return encoded.response(hit.table)
 
     def run() -> Rows:
         with state.queries.slot(ctx.tenant):

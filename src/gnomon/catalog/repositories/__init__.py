@@ -1,7 +1,9 @@
 """One repository per catalog table, each bound to the session of one transaction."""
 
+from gnomon.catalog.repositories._base import LAKE_SCOPE
 from gnomon.catalog.repositories.api_keys import ApiKeyRepository
 from gnomon.catalog.repositories.audit import AuditRepository
+from gnomon.catalog.repositories.changes import ChangeRepository
 from gnomon.catalog.repositories.contracts import ContractRepository
 from gnomon.catalog.repositories.datasets import DatasetRepository
 from gnomon.catalog.repositories.definitions import DELETED_FINGERPRINT, DefinitionRepository
@@ -19,10 +21,12 @@ from gnomon.catalog.repositories.users import UserRepository
 
 __all__ = [
     "DELETED_FINGERPRINT",
+    "LAKE_SCOPE",
     "UPDATABLE_RUN_FIELDS",
     "AccessPolicyRepository",
     "ApiKeyRepository",
     "AuditRepository",
+    "ChangeRepository",
     "ContractRepository",
     "DatasetRepository",
     "DefinitionRepository",

@@ -16,11 +16,16 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from gnomon.catalog.errors import TenantNotFound
-from gnomon.catalog.models import Base, Tenant
+from gnomon.catalog.models import Base, Change, Tenant
 from gnomon.clock import Clock
 from gnomon.errors import InvalidInput
 
 ModelT = TypeVar("ModelT", bound=Base)
+
+CHANGED_SCOPES = "gnomon_changed_scopes"
+"""Key in a session's ``info`` of the scopes its transaction changed."""
+LAKE_SCOPE = ":lake"
+"""The scope of the lake's published table versions (no tenant id starts with a colon)."""
 
 TENANT_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 _LISTED_NAMES = 20
@@ -140,6 +145,22 @@ class Repository:
         if self._session.get_bind().dialect.name == "postgresql":
             return postgresql.insert(model)
         return sqlite.insert(model)
+
+    def _changed(self, scope: str) -> None:
+        """Move ``scope``'s generation with this transaction; listeners hear of it on commit.
+
+        Called by every write to what requests keep in memory (definitions, identities,
+        policies, published versions), so a reader that sees the same generation may keep
+        what it read.
+        """
+        now = self._now()
+        statement = self._insert(Change).values(scope=scope, generation=1, changed_at=now)
+        statement = statement.on_conflict_do_update(
+            index_elements=[Change.scope],
+            set_={"generation": Change.generation + 1, "changed_at": now},
+        )
+        self._session.execute(statement)
+        self._session.info.setdefault(CHANGED_SCOPES, set()).add(scope)
 
     def _require_tenant(self, tenant: str) -> None:
         """Fail with the known tenants rather than with a foreign-key error from the database."""

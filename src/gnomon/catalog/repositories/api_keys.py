@@ -119,6 +119,7 @@ class ApiKeyRepository(Repository):
         ).one_or_none()
         if user is None:
             raise user_not_found(user_id, tenant)
+        self._changed(tenant)
         statement = (
             self._insert(ApiKey)
             .values(
@@ -190,6 +191,7 @@ class ApiKeyRepository(Repository):
             .values(revoked_at=self._now())
             .execution_options(synchronize_session=False)
         )
+        self._changed(tenant)
         return self.get(tenant=tenant, key_id=key_id)
 
     def touch(self, key_id: str, *, at: datetime) -> None:

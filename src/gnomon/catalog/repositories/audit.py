@@ -17,14 +17,14 @@ import builtins
 import copy
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from sqlalchemy import Row, select, text
 
 from gnomon.catalog.audit_chain import GENESIS_HASH, audit_hash, canonical_json
 from gnomon.catalog.models import AuditEntry
-from gnomon.catalog.records import AuditCheck, AuditRecord
+from gnomon.catalog.records import AuditCheck, AuditRecord, NewAuditEntry
 from gnomon.catalog.repositories._base import (
     Repository,
     require_json_object,
@@ -118,52 +118,83 @@ class AuditRepository(Repository):
             Conflict: another entry took the same place in the chain; retrying is safe.
             TenantNotFound: the tenant does not exist.
         """
-        principal = require_name(principal, field="principal", example="user:emea@acme")
-        action = require_name(action, field="action", example="metrics.query")
-        target = _optional_text(target, field="target")
-        correlation_id = _optional_text(correlation_id, field="correlation id")
-        # Stored as its canonical JSON reads back, so the hash is computed over what is kept.
-        stored_details = _json_object(details)
-        self._require_tenant(tenant)
-        self._lock_log(tenant)
-        last = self._session.execute(
-            select(AuditEntry.seq, AuditEntry.hash)
-            .where(AuditEntry.tenant_id == tenant)
-            .order_by(AuditEntry.seq.desc())
-            .limit(1)
-        ).one_or_none()
-        seq, prev_hash = (1, GENESIS_HASH) if last is None else (last.seq + 1, last.hash)
-        at = self._now()
-        fields = {
-            "tenant": tenant,
-            "seq": seq,
-            "at": at,
-            "principal": principal,
-            "action": action,
-            "target": target,
-            "correlation_id": correlation_id,
-            "details": stored_details,
-        }
+        [record] = self.append_many(
+            [NewAuditEntry(tenant, principal, action, target, correlation_id, details)]
+        )
+        return record
+
+    def append_many(self, entries: Sequence[NewAuditEntry]) -> builtins.list[AuditRecord]:
+        """Add several entries in order, each chained to the one before it in its tenant's log.
+
+        One read of each tenant's last entry and one insert for all: the audit writer appends
+        the entries of many concurrent requests this way, in one transaction.
+
+        Raises:
+            InvalidInput, Conflict, TenantNotFound: as :meth:`append`, for any entry (nothing
+                is appended then).
+        """
+        checked = [
+            NewAuditEntry(
+                tenant=entry.tenant,
+                principal=require_name(
+                    entry.principal, field="principal", example="user:emea@acme"
+                ),
+                action=require_name(entry.action, field="action", example="metrics.query"),
+                target=_optional_text(entry.target, field="target"),
+                correlation_id=_optional_text(entry.correlation_id, field="correlation id"),
+                # Stored as its canonical JSON reads back, so the hash covers what is kept.
+                details=_json_object(entry.details),
+            )
+            for entry in entries
+        ]
+        if not checked:
+            return []
+        heads: dict[str, tuple[int, str]] = {}
+        for tenant in sorted({entry.tenant for entry in checked}):
+            self._require_tenant(tenant)
+            self._lock_log(tenant)
+            last = self._session.execute(
+                select(AuditEntry.seq, AuditEntry.hash)
+                .where(AuditEntry.tenant_id == tenant)
+                .order_by(AuditEntry.seq.desc())
+                .limit(1)
+            ).one_or_none()
+            heads[tenant] = (0, GENESIS_HASH) if last is None else (last.seq, last.hash)
+        rows: builtins.list[dict[str, Any]] = []
+        for entry in checked:
+            last_seq, prev_hash = heads[entry.tenant]
+            fields = {
+                "tenant": entry.tenant,
+                "seq": last_seq + 1,
+                "at": self._now(),
+                "principal": entry.principal,
+                "action": entry.action,
+                "target": entry.target,
+                "correlation_id": entry.correlation_id,
+                "details": entry.details,
+            }
+            digest = audit_hash(prev_hash, fields)
+            heads[entry.tenant] = (last_seq + 1, digest)
+            rows.append(fields | {"prev_hash": prev_hash, "hash": digest})
         statement = (
             self._insert(AuditEntry)
-            .values(
-                tenant_id=tenant,
-                seq=seq,
-                at=at,
-                principal=principal,
-                action=action,
-                target=target,
-                correlation_id=correlation_id,
-                details=stored_details,
-                prev_hash=prev_hash,
-                hash=audit_hash(prev_hash, fields),
-            )
             .on_conflict_do_nothing(index_elements=[AuditEntry.tenant_id, AuditEntry.seq])
+            .returning(AuditEntry.id, AuditEntry.tenant_id, AuditEntry.seq)
         )
-        row = self._session.scalars(
-            statement.returning(AuditEntry), execution_options={"populate_existing": True}
-        ).one_or_none()
-        if row is None:
+        inserted = self._session.execute(
+            statement,
+            [
+                {
+                    "tenant_id": row["tenant"],
+                    **{k: v for k, v in row.items() if k != "tenant"},
+                }
+                for row in rows
+            ],
+        ).all()
+        ids = {(tenant, seq): entry_id for entry_id, tenant, seq in inserted}
+        missing = [row for row in rows if (row["tenant"], row["seq"]) not in ids]
+        if missing:
+            tenant, seq = missing[0]["tenant"], missing[0]["seq"]
             raise Conflict(
                 f"Audit entry {seq} of tenant {tenant!r} was written by another transaction at"
                 " the same time.",
@@ -171,7 +202,22 @@ class AuditRepository(Repository):
                 tenant=tenant,
                 seq=seq,
             )
-        return _record(row)
+        return [
+            AuditRecord(
+                id=ids[(row["tenant"], row["seq"])],
+                tenant=row["tenant"],
+                seq=row["seq"],
+                at=row["at"],
+                principal=row["principal"],
+                action=row["action"],
+                target=row["target"],
+                correlation_id=row["correlation_id"],
+                details=row["details"],
+                prev_hash=row["prev_hash"],
+                hash=row["hash"],
+            )
+            for row in rows
+        ]
 
     def list(
         self,
@@ -251,12 +297,22 @@ class AuditRepository(Repository):
 
 
 def _json_object(details: dict[str, Any] | None) -> dict[str, Any]:
-    """The details as they read back from the database: canonical JSON, parsed."""
-    checked = require_json_object(
-        {} if details is None else details, field="audit details", example='{"rows": 12}'
+    """The details as they read back from the database: canonical JSON, parsed (a new dict).
+
+    Every read is audited, so the common case is checked with one encode and one decode; a
+    value that does not read back equal gets :func:`require_json_object`'s error.
+    """
+    value = {} if details is None else details
+    try:
+        parsed: Any = json.loads(canonical_json(value))
+    except InvalidInput:
+        parsed = None
+    if isinstance(value, dict) and parsed == value and all(isinstance(k, str) for k in value):
+        return dict(parsed)
+    require_json_object(value, field="audit details", example='{"rows": 12}')
+    raise InvalidInput(  # pragma: no cover - require_json_object refuses such a value first
+        f"Invalid audit details: {value!r} is not a JSON object.", field="audit details"
     )
-    parsed: dict[str, Any] = json.loads(canonical_json(checked))
-    return parsed
 
 
 def _problem(

@@ -287,4 +287,5 @@ class DefinitionRepository(Repository):
                 name=name,
                 version=version,
             )
+        self._changed(tenant)
         return row

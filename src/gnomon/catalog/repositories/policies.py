@@ -169,6 +169,7 @@ class AccessPolicyRepository(Repository):
         row = self._session.scalars(
             statement.returning(AccessPolicy), execution_options={"populate_existing": True}
         ).one()
+        self._changed(tenant)
         return _record(row)
 
     def get(self, *, tenant: str, name: str) -> PolicyRecord | None:
@@ -212,4 +213,6 @@ class AccessPolicyRepository(Repository):
             .where(AccessPolicy.tenant_id == tenant, AccessPolicy.name == name)
             .returning(AccessPolicy.id)
         ).all()
+        if removed:
+            self._changed(tenant)
         return bool(removed)

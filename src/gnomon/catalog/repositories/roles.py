@@ -78,6 +78,7 @@ class RoleRepository(Repository):
         row = self._session.scalars(
             statement.returning(Role), execution_options={"populate_existing": True}
         ).one()
+        self._changed(tenant)
         return _record(row)
 
     def get(self, *, tenant: str, name: str) -> RoleRecord | None:
@@ -104,4 +105,6 @@ class RoleRepository(Repository):
         removed = self._session.scalars(
             delete(Role).where(Role.tenant_id == tenant, Role.name == name).returning(Role.id)
         ).all()
+        if removed:
+            self._changed(tenant)
         return bool(removed)

@@ -13,7 +13,7 @@ from sqlalchemy import delete, select
 
 from gnomon.catalog.models import TableVersion
 from gnomon.catalog.records import TableVersionRecord
-from gnomon.catalog.repositories._base import Repository
+from gnomon.catalog.repositories._base import LAKE_SCOPE, Repository
 from gnomon.errors import Conflict, InvalidInput
 
 __all__ = ["TableVersionRepository"]
@@ -103,9 +103,12 @@ class TableVersionRepository(Repository):
                     table=name,
                     version=version,
                 )
+        if versions:
+            self._changed(LAKE_SCOPE)
 
     def remove(self, layer: str, name: str) -> None:
         """Forget the table's published version, e.g. when the table is dropped. Idempotent."""
         self._session.execute(
             delete(TableVersion).where(TableVersion.layer == layer, TableVersion.name == name)
         )
+        self._changed(LAKE_SCOPE)

@@ -98,6 +98,7 @@ class UserRepository(Repository):
         )
         display_name = _display_name(display_name)
         self._require_tenant(tenant)
+        self._changed(tenant)
         now = self._now()
         statement = (
             self._insert(User)
@@ -209,6 +210,7 @@ class UserRepository(Repository):
                 setattr(row, name, value)
             row.updated_at = self._now()
             self._session.flush()
+            self._changed(tenant)
         return _record(row)
 
     def delete(self, *, tenant: str, user_id: str) -> bool:
@@ -220,4 +222,6 @@ class UserRepository(Repository):
         removed = self._session.scalars(
             delete(User).where(User.tenant_id == tenant, User.id == user_id).returning(User.id)
         ).all()
+        if removed:
+            self._changed(tenant)
         return bool(removed)

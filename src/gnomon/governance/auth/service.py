@@ -11,6 +11,7 @@ saying how to authenticate; a request is never served without a principal.
 
 import re
 
+from gnomon.catalog import require_io
 from gnomon.context import Principal
 from gnomon.governance.auth.apikeys import API_KEY_PREFIX, ApiKeyAuthenticator
 from gnomon.governance.auth.errors import AuthenticationError
@@ -76,4 +77,5 @@ class Authenticator:
                 "Bearer tokens are not accepted by this server: no issuer is configured.",
                 hint="Authenticate with an API key ('Authorization: Bearer gnm_…').",
             )
+        require_io("verify a bearer token (its issuer's keys may have to be fetched)")
         return self._tokens.verify(token)

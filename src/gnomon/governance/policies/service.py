@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from gnomon.catalog import Catalog
+from gnomon.catalog import Catalog, CatalogMemo, ChangeWatch
 from gnomon.context import RequestContext
 from gnomon.engine import Access, TableSource
 from gnomon.errors import Forbidden, InvalidInput, NotFound
@@ -61,11 +61,17 @@ class PolicyService:
         mask_key: bytes,
         resolve: Callable[[str, str], TableSource],
         audit: AuditService | None = None,
+        changes: ChangeWatch | None = None,
     ) -> None:
         self._catalog = catalog
         self._resolve = resolve
         self._mask_key = mask_key
         self._audit = audit
+        self._stamps: CatalogMemo[str, tuple[Any, ...]] | None = (
+            None
+            if changes is None
+            else CatalogMemo(changes, load=self._read_stamp, scope=lambda tenant, _stamp: tenant)
+        )
 
     def access(self, ctx: RequestContext, tables: Mapping[str, TableSource]) -> Access:
         """What ``ctx``'s principal may see of ``tables`` (``layer.name`` → version read).
@@ -116,8 +122,13 @@ class PolicyService:
 
     def stamp(self, ctx: RequestContext) -> tuple[Any, ...]:
         """Changes whenever the tenant's policies change: part of every result cache key."""
+        if self._stamps is not None:
+            return self._stamps.get(ctx.tenant)
+        return self._read_stamp(ctx.tenant)
+
+    def _read_stamp(self, tenant: str) -> tuple[Any, ...]:
         with self._catalog.transaction(read_only=True) as tx:
-            records = tx.policies.list(tenant=ctx.tenant)
+            records = tx.policies.list(tenant=tenant)
         return tuple(sorted((r.name, r.updated_at.isoformat(), r.enabled) for r in records))
 
     def save(
