@@ -198,6 +198,7 @@ def baseline_connection(files: list[str]) -> duckdb.DuckDBPyConnection:
     con.execute("SET TimeZone = 'UTC'")
     con.execute(
         f"CREATE VIEW orders AS SELECT * FROM read_parquet({files!r}, hive_partitioning = true)"
+        " WHERE _tenant_id = 'acme'"  # the demo's second tenant, globex, is in the same files
     )
     return con
 

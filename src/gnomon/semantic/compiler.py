@@ -1,6 +1,8 @@
 """Compile a metric query into one SQL tree that DuckDB, PostgreSQL and Spark answer alike.
 
-The shape of every compiled query, as CTEs:
+A query of one semantic model whose metrics read no earlier buckets (simple metrics, ratios,
+formulas) takes the folded shape of :mod:`gnomon.semantic.folded`: its aggregate and one SELECT
+filling the spine's buckets. Every other query takes the general shape, as CTEs:
 
 1. one aggregate per semantic model: its rows in the range (plus any lead the metrics need,
    e.g. six extra days for a trailing week), filtered, grouped by time bucket and dimensions,
@@ -14,9 +16,12 @@ The shape of every compiled query, as CTEs:
    a join to the spine's earlier bucket;
 5. the requested columns of the buckets in range, ordered and limited.
 
-Ratios are computed from their parts at the query grain (never averaged), so they re-aggregate
-correctly at every grain. Results are typed alike everywhere: counts BIGINT, sums, averages,
-ratios and percentiles DOUBLE. Division is always by ``NULLIF(x, 0)``.
+In both, a row condition every metric of an aggregate shares (``status <> 'cancelled'``) is
+applied once in its WHERE when that cannot lose a group (see ``_shared_conditions``), and the
+rest as ``FILTER (WHERE …)`` on each aggregate. The spine carries only the columns the shape
+reads. Ratios are computed from their parts at the query grain (never averaged), so they
+re-aggregate correctly at every grain. Results are typed alike everywhere: counts BIGINT, sums,
+averages, ratios and percentiles DOUBLE. Division is always by ``NULLIF(x, 0)``.
 """
 
 from collections.abc import Callable, Mapping, Sequence
@@ -26,6 +31,16 @@ from datetime import datetime, time, timedelta
 import pyarrow as pa
 from sqlglot import exp
 
+from gnomon.semantic._nodes import (
+    DOUBLE,
+    aliased,
+    cross_join,
+    divide,
+    left_join,
+    metric_column,
+    safe_division,
+    with_ctes,
+)
 from gnomon.semantic.definitions import CumulativeMetric, PeriodOverPeriodMetric, parse_window
 from gnomon.semantic.errors import MetricQueryError
 from gnomon.semantic.expressions import (
@@ -34,8 +49,9 @@ from gnomon.semantic.expressions import (
     parse_expression,
     replace_columns,
 )
+from gnomon.semantic.folded import FOLDABLE_KINDS, fold
 from gnomon.semantic.layer import Metric, SemanticLayer, SemanticModel
-from gnomon.semantic.measures import aggregate
+from gnomon.semantic.measures import aggregate, row_conditions
 from gnomon.semantic.query import MetricQuery
 from gnomon.semantic.rollups import RollupPlan, rollup_aggregate, rollup_refusal
 from gnomon.semantic.time import (
@@ -52,8 +68,8 @@ SPINE_RELATION = "gnomon_time_spine"
 """The name the compiled tree reads the spine by; pass the spine as this relation."""
 
 _TIME = "time"
-_DOUBLE = exp.DataType(this=exp.DataType.Type.DOUBLE)
 _BIGINT = exp.DataType(this=exp.DataType.Type.BIGINT)
+_COUNTS = ("count", "count_distinct")
 _FIXED_MINUTES = {"minute": 1, "hour": 60, "day": 1440, "week": 10080}
 _MONTHS = {"month": 1, "quarter": 3, "year": 12, "fiscal_quarter": 3, "fiscal_year": 12}
 
@@ -232,6 +248,7 @@ class _Compiler:
         time_range = self._time_range()
         self._check_time(models, time_range)
         grain = self.query.grain
+        folds = len(models) == 1 and all(m.kind in FOLDABLE_KINDS for m in self.needed)
         relations: dict[str, pa.Table] = {}
         data_start = None
         if grain is not None and time_range is not None:
@@ -246,7 +263,11 @@ class _Compiler:
                     self.skip = (first, time_range.start)
             try:
                 relations[SPINE_RELATION] = spine_table(
-                    time_range, grain, self.layer.calendar, lead_to=lead_to
+                    time_range,
+                    grain,
+                    self.layer.calendar,
+                    lead_to=lead_to,
+                    columns=[_TIME] if folds else self._spine_columns(),
                 )
             except ValueError as exc:
                 raise MetricQueryError(
@@ -255,24 +276,18 @@ class _Compiler:
                 ) from exc
         elif time_range is not None:
             data_start = time_range.start
-        ctes: list[tuple[str, exp.Query]] = []
-        for index, model in enumerate(models):
-            ctes.append((f"m{index}", self._source(model, condition, time_range, data_start)))
-        if self.query.grain is None and len(models) == 1:
-            # Without a grain, one model's aggregate already has one row per combination of
-            # dimension values (one row in all without dimensions): no frame to fill in.
-            ctes.append(("base", self._base_of_one(models[0])))
+        aggregates = [self._source(model, condition, time_range, data_start) for model in models]
+        if folds:
+            select, outputs = fold(
+                aggregates[0],
+                needed=self.needed,
+                metrics=self.query.metrics,
+                dimensions=self.query.by,
+                spine=SPINE_RELATION if grain is not None else None,
+            )
+            final = self._ordered(select, outputs)
         else:
-            ctes.append(("frame", self._frame(len(models))))
-            ctes.append(("base", self._base(models)))
-        previous = "base"
-        for index, metric in enumerate(m for m in self.needed if m.kind != "simple"):
-            name = f"l{index}"
-            ctes.append((name, self._level(metric, previous)))
-            previous = name
-        final = self._final(previous)
-        for name, cte in ctes:
-            final = final.with_(name, as_=cte, copy=False)
+            final = self._general(models, aggregates)
         return CompiledQuery(
             tree=final,
             relations=relations,
@@ -284,6 +299,45 @@ class _Compiler:
             grain=grain,
             time_range=time_range,
         )
+
+    def _general(
+        self, models: Sequence[SemanticModel], aggregates: Sequence[exp.Select]
+    ) -> exp.Select:
+        """The general shape: frame, base, one level per computed metric, the rows in range."""
+        ctes: list[tuple[str, exp.Query]] = [
+            (f"m{index}", aggregate) for index, aggregate in enumerate(aggregates)
+        ]
+        ctes.append(("frame", self._frame(len(aggregates))))
+        ctes.append(("base", self._base(models)))
+        previous = "base"
+        for index, metric in enumerate(m for m in self.needed if m.kind != "simple"):
+            name = f"l{index}"
+            ctes.append((name, self._level(metric, previous)))
+            previous = name
+        outputs = [
+            *([_TIME] if self.query.grain else []),
+            *self.query.by,
+            *self.query.metrics,
+        ]
+        select = exp.select(*(_col(c) for c in outputs)).from_(aliased(previous), copy=False)
+        if self.query.grain is not None:
+            select = select.where(_col("in_range"), copy=False)
+        final = self._ordered(select, {name: _col(name) for name in outputs})
+        return with_ctes(final, ctes)
+
+    def _spine_columns(self) -> list[str]:
+        """The spine columns the general shape reads: lead flags, comparisons, periods."""
+        columns = [_TIME, "in_range"]
+        for metric in self.needed:
+            spec = metric.spec
+            if isinstance(spec, PeriodOverPeriodMetric):
+                if spec.compare_to == "same_period_last_year":
+                    columns.append("year_ago_time")
+                else:
+                    columns.append("prev_time")
+            elif isinstance(spec, CumulativeMetric) and spec.grain_to_date is not None:
+                columns.append(f"period_{spec.grain_to_date}")
+        return list(dict.fromkeys(columns))
 
     def _source(
         self,
@@ -414,17 +468,21 @@ class _Compiler:
                 is_date=model.time_is_date,
                 is_naive=model.time_is_naive,
             )
-            select = select.select(exp.alias_(bucket, _TIME, quoted=True), copy=False)
             groups.append(bucket.copy())
+            select = select.select(exp.alias_(bucket, _TIME, quoted=True, copy=False), copy=False)
         for name in self.query.by:
-            select = select.select(exp.alias_(dimension(name), name, quoted=True), copy=False)
+            named = exp.alias_(dimension(name), name, quoted=True, copy=False)
+            select = select.select(named, copy=False)
             groups.append(dimension(name))
-        for base in self.bases:
-            if base.model is not None and base.model.name == model.name:
-                select = select.select(
-                    exp.alias_(self._aggregate(base, column, dimension), base.name, quoted=True),
-                    copy=False,
-                )
+        metrics = [b for b in self.bases if b.model is not None and b.model.name == model.name]
+        shared = self._shared_conditions(metrics, column, dimension)
+        for base in metrics:
+            assert base.measure is not None  # noqa: S101 - simple metrics have one
+            value = aggregate(
+                base, base.measure.agg, column, dimension, dialect=self.dialect, applied=shared
+            )
+            named = exp.alias_(value, base.name, quoted=True, copy=False)
+            select = select.select(named, copy=False)
         filters: list[exp.Expr] = []
         if time_range is not None and data_start is not None:
             assert model.time_column is not None  # noqa: S101 - checked
@@ -438,65 +496,68 @@ class _Compiler:
             )
         if condition is not None:
             filters.append(replace_columns(condition, dimension))
+        filters += shared
         if filters:
-            select = select.where(exp.and_(*filters), copy=False)
+            select = select.where(exp.and_(*filters, copy=False), copy=False)
         if groups:
             select = select.group_by(*groups, copy=False)
         return select
 
-    def _aggregate(
+    def _shared_conditions(
         self,
-        metric: Metric,
+        metrics: Sequence[Metric],
         column: Callable[[str], exp.Expr],
         dimension: Callable[[str], exp.Expr],
-    ) -> exp.Expr:
-        assert metric.measure is not None  # noqa: S101 - simple metrics have one
-        return aggregate(metric, metric.measure.agg, column, dimension, dialect=self.dialect)
+    ) -> list[exp.Expr]:
+        """Row conditions every metric of one aggregate has, to apply once in its ``WHERE``.
+
+        A row failing one counts for none of the metrics, so leaving it out changes no value;
+        it can only make a group disappear. That is harmless where the group's place is kept
+        regardless: without dimensions, one row without a grain (no ``GROUP BY``) or every
+        bucket of the spine with one. A bucket emptied this way then shows the fill of an empty
+        bucket; for sums, averages, minima, maxima and percentiles that is what an aggregate of
+        no rows gives anyway (NULL, then the fill), but a count of no rows is 0, so counts
+        must be filled with 0 to allow it. With dimensions, the combinations seen would change.
+        """
+        if self.query.by or not metrics:
+            return []
+        if self.query.grain is not None and any(
+            m.measure is not None and m.measure.agg in _COUNTS and not m.fill_zero for m in metrics
+        ):
+            return []
+        shared = row_conditions(metrics[0], column, dimension)
+        for metric in metrics[1:]:
+            others = row_conditions(metric, column, dimension)
+            shared = [c for c in shared if c in others]
+        return list(dict.fromkeys(shared))
 
     def _frame(self, model_count: int) -> exp.Query:
         dims = self.query.by
         combos: exp.Query | None = None
         if dims:
             for index in range(model_count):
-                part = exp.select(*(exp.column(d, quoted=True) for d in dims)).from_(
-                    f"m{index}", copy=False
-                )
+                part = exp.select(*(_col(d) for d in dims)).from_(aliased(f"m{index}"), copy=False)
                 combos = part if combos is None else exp.union(combos, part, distinct=True)
             assert combos is not None  # noqa: S101
             combos = (
-                exp.select(*(exp.column(d, quoted=True) for d in dims))
-                .from_(combos.subquery("c"), copy=False)
-                .distinct()
+                exp.select(*(_col(d) for d in dims))
+                .from_(combos.subquery("c", copy=False), copy=False)
+                .distinct(copy=False)
             )
         if self.query.grain is None:
             if combos is not None:
                 return combos
             return exp.select(exp.alias_(exp.Literal.number(1), "one", quoted=True))
-        spine = exp.select(exp.Star()).from_(
-            exp.Table(this=exp.to_identifier(SPINE_RELATION)), copy=False
-        )
+        spine = exp.select(exp.Star()).from_(aliased(SPINE_RELATION), copy=False)
         if combos is None:
             return spine
-        return (
-            exp.select(exp.Star())
-            .from_(spine.subquery("s"), copy=False)
-            .join(combos.subquery("d"), join_type="cross")
-        )
-
-    def _base_of_one(self, model: SemanticModel) -> exp.Select:
-        select = exp.select(*(exp.column(d, table="a0", quoted=True) for d in self.query.by))
-        for base in self.bases:
-            if base.model is None or base.model.name != model.name:
-                continue
-            value: exp.Expr = exp.column(base.name, table="a0", quoted=True)
-            if base.fill_zero:
-                value = exp.Coalesce(this=value, expressions=[exp.Literal.number(0)])
-            select = select.select(exp.alias_(value, base.name, quoted=True), copy=False)
-        return select.from_(_aliased("m0", "a0"), copy=False)
+        frame = exp.select(exp.Star()).from_(spine.subquery("s", copy=False), copy=False)
+        frame.append("joins", cross_join(combos.subquery("d", copy=False)))
+        return frame
 
     def _base(self, models: Sequence[SemanticModel]) -> exp.Select:
         keys = ([_TIME] if self.query.grain else []) + list(self.query.by)
-        select = exp.select(_star("f")).from_(_aliased("frame", "f"), copy=False)
+        select = exp.select(_star("f")).from_(aliased("frame", "f"), copy=False)
         for index, model in enumerate(models):
             alias = f"a{index}"
             on: exp.Expr = exp.true()
@@ -504,17 +565,16 @@ class _Compiler:
                 on = exp.and_(
                     *(
                         exp.NullSafeEQ(
-                            this=exp.column(k, table=alias, quoted=True),
-                            expression=exp.column(k, table="f", quoted=True),
+                            this=metric_column(k, alias), expression=metric_column(k, "f")
                         )
                         for k in keys
                     )
                 )
-            select = select.join(_aliased(f"m{index}", alias), on=on, join_type="left", copy=False)
+            select.append("joins", left_join(aliased(f"m{index}", alias), on))
             for base in self.bases:
                 if base.model is None or base.model.name != model.name:
                     continue
-                value: exp.Expr = exp.column(base.name, table=alias, quoted=True)
+                value: exp.Expr = metric_column(base.name, alias)
                 if base.fill_zero:
                     zero = exp.Literal.number(0)
                     value = exp.Coalesce(this=value, expressions=[zero])
@@ -525,18 +585,14 @@ class _Compiler:
         spec = metric.spec
         if isinstance(spec, PeriodOverPeriodMetric):
             return self._period_over_period(metric, spec, previous)
-        select = exp.select(exp.Star()).from_(
-            exp.Table(this=exp.to_identifier(previous)), copy=False
-        )
+        select = exp.select(exp.Star()).from_(aliased(previous), copy=False)
         if metric.kind == "ratio":
             numerator, denominator = metric.inputs[0], metric.inputs[-1]
-            value: exp.Expr = _divide(_col(numerator), _col(denominator))
-            if len(metric.inputs) == 1:  # x / x
-                value = _divide(_col(numerator), _col(numerator))
+            value: exp.Expr = divide(_col(numerator), _col(denominator))
         elif metric.kind == "derived":
             assert metric.formula is not None  # noqa: S101
-            value = _safe_division(replace_columns(metric.formula, _col))
-            value = exp.cast(value, _DOUBLE)
+            value = safe_division(replace_columns(metric.formula, _col))
+            value = exp.cast(value, DOUBLE)
         else:
             assert isinstance(spec, CumulativeMetric)  # noqa: S101
             value = self._cumulative(metric, spec)
@@ -581,77 +637,66 @@ class _Compiler:
                 order=exp.Order(expressions=[exp.Ordered(this=exp.column(_TIME, quoted=True))]),
                 spec=frame.copy(),
             )
-            cast = _BIGINT if agg == "count" else _DOUBLE
+            cast = _BIGINT if agg == "count" else DOUBLE
             return exp.cast(window, cast) if agg not in ("min", "max") else window
 
         if base.kind == "ratio":
-            return _divide(running(base.inputs[0]), running(base.inputs[-1]))
+            return divide(running(base.inputs[0]), running(base.inputs[-1]))
         return running(base.name)
 
     def _period_over_period(
         self, metric: Metric, spec: PeriodOverPeriodMetric, previous: str
     ) -> exp.Select:
-        keys = [exp.column(d, quoted=True) for d in self.query.by]
+        keys = [_col(d) for d in self.query.by]
         shift = "year_ago_time" if spec.compare_to == "same_period_last_year" else "prev_time"
         on = exp.and_(
-            exp.EQ(
-                this=exp.column(_TIME, table="p", quoted=True),
-                expression=exp.column(shift, table="c", quoted=True),
-            ),
+            exp.EQ(this=metric_column(_TIME, "p"), expression=metric_column(shift, "c")),
             *(
                 exp.NullSafeEQ(
-                    this=exp.column(k.name, table="p", quoted=True),
-                    expression=exp.column(k.name, table="c", quoted=True),
+                    this=metric_column(k.name, "p"), expression=metric_column(k.name, "c")
                 )
                 for k in keys
             ),
         )
-        now = exp.column(spec.metric, table="c", quoted=True)
-        then = exp.column(spec.metric, table="p", quoted=True)
+        now = metric_column(spec.metric, "c")
+        then = metric_column(spec.metric, "p")
         if spec.output == "value":
-            value: exp.Expr = exp.cast(then, _DOUBLE)
+            value: exp.Expr = exp.cast(then, DOUBLE)
         elif spec.output == "delta":
-            value = exp.cast(exp.Sub(this=now, expression=then), _DOUBLE)
+            value = exp.cast(exp.Sub(this=now, expression=then), DOUBLE)
         else:
-            value = _divide(exp.Sub(this=now, expression=then), then)
-        return (
-            exp.select(_star("c"), exp.alias_(value, metric.name, quoted=True))
-            .from_(_aliased(previous, "c"), copy=False)
-            .join(_aliased(previous, "p"), on=on, join_type="left")
+            value = divide(exp.Sub(this=now, expression=then), then)
+        select = exp.select(_star("c"), exp.alias_(value, metric.name, quoted=True)).from_(
+            aliased(previous, "c"), copy=False
         )
+        select.append("joins", left_join(aliased(previous, "p"), on))
+        return select
 
-    def _final(self, previous: str) -> exp.Select:
-        columns = ([_TIME] if self.query.grain else []) + list(self.query.by)
-        outputs = [*columns, *self.query.metrics]
-        select = exp.select(*(exp.column(c, quoted=True) for c in outputs)).from_(
-            previous, copy=False
-        )
-        if self.query.grain is not None:
-            select = select.where(exp.column("in_range", quoted=True), copy=False)
+    def _ordered(self, select: exp.Select, outputs: Mapping[str, exp.Expr]) -> exp.Select:
+        """``select`` ordered as asked (then by time and dimensions) and limited.
+
+        ``outputs`` gives, per result column, the expression to order it by.
+        """
+        names = list(outputs)
         order = []
         for key in self.query.order:
             if key.column not in outputs:
                 raise MetricQueryError(
                     f"Cannot order by {key.column!r}: it is not a column of the result.",
-                    hint=f"Order by one of: {', '.join(outputs)} (prefix - for descending).",
+                    hint=f"Order by one of: {', '.join(names)} (prefix - for descending).",
                 )
             order.append(
-                exp.Ordered(
-                    this=exp.column(key.column, quoted=True),
-                    desc=key.descending,
-                    nulls_first=False,
-                )
+                exp.Ordered(this=outputs[key.column].copy(), desc=key.descending, nulls_first=False)
             )
         named = {key.column for key in self.query.order}
+        columns = ([_TIME] if self.query.grain else []) + list(self.query.by)
         order += [
-            exp.Ordered(this=exp.column(c, quoted=True), nulls_first=True)
-            for c in columns
-            if c not in named
+            exp.Ordered(this=outputs[c].copy(), nulls_first=True) for c in columns if c not in named
         ]
         if order:
-            select = select.order_by(*order, copy=False)
+            select.set("order", exp.Order(expressions=order))
         if self.query.limit is not None:
-            select = select.limit(self.query.limit, copy=False)
+            select.set("limit", exp.Limit(expression=exp.Literal.number(self.query.limit)))
         return select
 
 
@@ -659,32 +704,8 @@ def _star(table: str) -> exp.Column:
     return exp.Column(this=exp.Star(), table=exp.to_identifier(table))
 
 
-def _aliased(name: str, alias: str) -> exp.Table:
-    return exp.Table(
-        this=exp.to_identifier(name), alias=exp.TableAlias(this=exp.to_identifier(alias))
-    )
-
-
-def _col(name: str) -> exp.Expr:
-    return exp.column(name, quoted=True)
-
-
-def _divide(numerator: exp.Expr, denominator: exp.Expr) -> exp.Expr:
-    return exp.Div(
-        this=exp.cast(numerator, _DOUBLE),
-        expression=exp.Nullif(
-            this=exp.cast(denominator, _DOUBLE), expression=exp.Literal.number(0)
-        ),
-    )
-
-
-def _safe_division(tree: exp.Expr) -> exp.Expr:
-    def swap(node: exp.Expr) -> exp.Expr:
-        if isinstance(node, exp.Div):
-            return _divide(node.this, node.expression)
-        return node
-
-    return tree.transform(swap)
+def _col(name: str) -> exp.Column:
+    return metric_column(name)
 
 
 def _outside_rollup(aggregate: exp.Select, skip: tuple[datetime, datetime]) -> exp.Expr:

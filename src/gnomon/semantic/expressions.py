@@ -136,7 +136,7 @@ def replace_columns(tree: exp.Expr, replace: Callable[[str], exp.Expr]) -> exp.E
             return exp.Paren(this=replacement)
         return node
 
-    return tree.copy().transform(swap)
+    return tree.transform(swap)  # transform works on a copy
 
 
 def _describe(node: exp.Expr) -> str:

@@ -13,8 +13,10 @@ earlier, and of the enclosing week/month/quarter/year: comparisons and period-to
 then plain joins and partitions, identical on every engine.
 """
 
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from functools import partial
 from zoneinfo import ZoneInfo
 
 import pyarrow as pa
@@ -159,15 +161,18 @@ def spine_table(
     *,
     lead_buckets: int = 0,
     lead_to: datetime | None = None,
+    columns: Collection[str] | None = None,
 ) -> pa.Table:
     """Every bucket touching the range, plus ``lead_buckets`` before it (or back to ``lead_to``).
 
     Columns: ``time`` (bucket start), ``in_range`` (whether the bucket touches the requested range,
     not only the lead), ``prev_time``, ``year_ago_time``, and one column per coarser period
-    (``period_month`` …) with the start of the period holding the bucket.
+    (``period_month`` …) with the start of the period holding the bucket. ``columns`` keeps only
+    those named (``time`` always, first): each one costs a pass over the buckets in Python, and
+    most queries read only ``time``.
 
     Raises:
-        ValueError: more than :data:`MAX_BUCKETS` buckets.
+        ValueError: more than :data:`MAX_BUCKETS` buckets, or a column that is not one of these.
     """
     first = bucket_start(time_range.start, grain, calendar)
     for _ in range(lead_buckets):
@@ -185,21 +190,24 @@ def spine_table(
                 "narrow the range or choose a coarser grain"
             )
         current = _step(current, grain, 1)
-    columns: dict[str, pa.Array] = {
-        "time": pa.array(starts, pa.timestamp("us")),
-        "in_range": pa.array([s >= range_first for s in starts], pa.bool_()),
-        "prev_time": pa.array(
-            [shift_back(s, grain, year=False) for s in starts], pa.timestamp("us")
-        ),
-        "year_ago_time": pa.array(
-            [shift_back(s, grain, year=True) for s in starts], pa.timestamp("us")
-        ),
+    makers: dict[str, Callable[[datetime], object]] = {
+        "in_range": lambda s: s >= range_first,
+        "prev_time": lambda s: shift_back(s, grain, year=False),
+        "year_ago_time": lambda s: shift_back(s, grain, year=True),
     }
     for period in PERIOD_COLUMNS:
-        columns[f"period_{period}"] = pa.array(
-            [bucket_start(s, period, calendar) for s in starts], pa.timestamp("us")
+        makers[f"period_{period}"] = partial(bucket_start, grain=period, calendar=calendar)
+    wanted = list(makers) if columns is None else [c for c in columns if c != "time"]
+    unknown = [c for c in wanted if c not in makers]
+    if unknown:
+        raise ValueError(
+            f"the spine has no column {unknown[0]!r}: choose from time, {', '.join(makers)}"
         )
-    return pa.table(columns)
+    arrays: dict[str, pa.Array] = {"time": pa.array(starts, pa.timestamp("us"))}
+    for name in wanted:
+        kind = pa.bool_() if name == "in_range" else pa.timestamp("us")
+        arrays[name] = pa.array([makers[name](s) for s in starts], kind)
+    return pa.table(arrays)
 
 
 def bucket_expression(

@@ -203,6 +203,19 @@ def test_spine_fiscal_periods() -> None:
     assert spine["period_fiscal_quarter"] == [datetime(2025, 1, 1), datetime(2025, 4, 1)]
 
 
+def test_spine_builds_only_the_columns_asked_for() -> None:
+    rng = TimeRange.of(date(2025, 1, 15), date(2025, 3, 3), zone="UTC")
+    full = spine_table(rng, "month", fiscal(4))
+    lean = spine_table(rng, "month", fiscal(4), columns=["time"])
+    assert lean.column_names == ["time"]
+    assert lean.column("time") == full.column("time")
+    some = spine_table(rng, "month", fiscal(4), columns=["period_fiscal_year", "in_range"])
+    assert some.column_names == ["time", "period_fiscal_year", "in_range"]
+    assert some.column("period_fiscal_year") == full.column("period_fiscal_year")
+    with pytest.raises(ValueError, match="the spine has no column 'period_day'"):
+        spine_table(rng, "month", fiscal(4), columns=["period_day"])
+
+
 def test_spine_longer_than_max_buckets_is_refused() -> None:
     start = datetime(2025, 1, 1)
     ok = TimeRange(start, start + timedelta(hours=1000), "UTC")
