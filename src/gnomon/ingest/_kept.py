@@ -48,6 +48,12 @@ class KeptRows:
 
         return pa.RecordBatchReader.from_batches(schema, batches())
 
+    def clear(self) -> None:
+        """Forget every row noted, for the rows of the batch to pass through again."""
+        self._seen = np.zeros(0, dtype=np.bool_)
+        self.count = 0
+        self.tracked = True
+
     def missing(self, low: int, high: int) -> pa.Array:
         """The ordinals from ``low`` to ``high`` (both included) that did not pass, ascending."""
         if high < low:

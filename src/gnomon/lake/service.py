@@ -1024,6 +1024,7 @@ class Lake:
         batch_id: str,
         run_id: str | None,
         operation: str,
+        text_statistics: bool,
     ) -> int:
         """Write ``reader`` as Parquet files, then add them all in one labelled commit."""
         files = PartitionedFiles(
@@ -1032,6 +1033,7 @@ class Lake:
             partition_column=TENANT_COLUMN,
             file_rows=_FILE_ROWS,
             row_group_rows=_ROW_GROUP_ROWS,
+            text_statistics=text_statistics,
         )
         started = time.monotonic()
         with delta_errors(uri, action=f"writing {label}"):
@@ -1150,6 +1152,9 @@ class Lake:
                     batch_id=batch_id,
                     run_id=run_id,
                     operation=operation,
+                    # Bronze's text is the raw values as read: nothing filters on their
+                    # ranges, so their minimum and maximum are not worth computing.
+                    text_statistics=layer != Layer.BRONZE,
                 )
             else:
                 version = self._commit(

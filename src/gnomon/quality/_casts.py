@@ -38,6 +38,9 @@ LOCAL_TIMESTAMP_TEXT = rf"^[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}([T ]{_CLOCK})?$"
 OFFSET_TIMESTAMP_TEXT = (
     rf"^[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}[T ]{_CLOCK}([zZ]|[+-][0-9]{{2}}(:?[0-9]{{2}})?)$"
 )
+WALL_CLOCK_GLOB = "[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9][T ][0-9][0-9]:[0-9][0-9]:[0-9][0-9]"
+"""The commonest wall-clock shape (to the second), a subset of :data:`LOCAL_TIMESTAMP_TEXT`
+that DuckDB's GLOB tests in two thirds of the time its regular expressions take."""
 _UTC = "UTC"
 _INSTANT = exp.DataType.build("TIMESTAMPTZ")
 _WALL = exp.DataType.build("TIMESTAMP")
@@ -248,10 +251,15 @@ def _parse_timestamp(spec: ColumnSpec, trimmed: exp.Expr, dialect: Dialect) -> e
         return _wall_in_zone(exp.Cast(this=parsed, to=_WALL.copy()), spec.zone, dialect)
     # The two shapes exclude each other (an offset follows the clock, a wall clock ends it), so
     # their order changes no result; wall clocks come first as files carry them more often.
+    wall_clock = _sql.regexp_like(trimmed, LOCAL_TIMESTAMP_TEXT)
+    if dialect == "duckdb":
+        # DuckDB evaluates the right of an OR only for rows the left did not settle.
+        common = exp.Glob(this=trimmed.copy(), expression=_sql.string(WALL_CLOCK_GLOB))
+        wall_clock = exp.or_(common, wall_clock)
     return exp.Case(
         ifs=[
             exp.If(
-                this=_sql.regexp_like(trimmed, LOCAL_TIMESTAMP_TEXT),
+                this=wall_clock,
                 true=_wall_in_zone(
                     exp.TryCast(this=trimmed.copy(), to=_WALL.copy(), safe=True), spec.zone, dialect
                 ),

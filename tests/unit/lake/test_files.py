@@ -140,6 +140,43 @@ def test_files_roll_over_and_keep_row_counts(tmp_path: Path) -> None:
     assert pq.read_metadata(tmp_path / written[0].path).num_row_groups == 2
 
 
+def test_text_without_statistics_still_counts_its_nulls(tmp_path: Path) -> None:
+    schema = pa.schema([("id", pa.int64()), ("raw", pa.string()), ("_tenant_id", pa.string())])
+    files = PartitionedFiles(
+        tmp_path,
+        schema,
+        partition_column="_tenant_id",
+        file_rows=4,
+        row_group_rows=2,
+        text_statistics=False,
+    )
+    raw = ["a", None, "c", None, None, "f"]
+    files.write(pa.record_batch({"id": [1, 2, None, 4, 5, 6], "raw": raw, "_tenant_id": ["t"] * 6}))
+    written = files.close()
+    assert [f.null_counts for f in written] == [{"id": 1, "raw": 2}, {"id": 0, "raw": 1}]
+    metadata = pq.read_metadata(tmp_path / written[0].path)
+    columns = [metadata.row_group(0).column(i) for i in range(metadata.num_columns)]
+    assert [c.path_in_schema for c in columns if c.statistics is not None] == ["id"]
+    assert pq.read_table(tmp_path / written[0].path).column("raw").to_pylist() == raw[:4]
+
+
+def test_bronze_text_has_no_statistics_and_other_layers_keep_them(lake: Lake) -> None:
+    rows = pa.table({"id": [1, 2], "raw": ["x", None], "_tenant_id": ["t", "t"]})
+    for layer in ("bronze", "silver"):
+        lake.append(layer, "events", rows, batch_id="b1")
+        [path] = lake.snapshot(layer, "events").files
+        metadata = pq.read_metadata(path)
+        kept = {
+            metadata.row_group(0).column(i).path_in_schema
+            for i in range(metadata.num_columns)
+            if metadata.row_group(0).column(i).statistics is not None
+        }
+        assert ("raw" in kept) is (layer == "silver"), layer
+        assert "id" in kept
+        actions = pa.table(DeltaTable(lake.uri(layer, "events")).get_add_actions(flatten=True))
+        assert actions.column("null_count.raw").to_pylist() == [1], layer
+
+
 def test_new_columns_and_other_types_still_go_through_delta_rs(lake: Lake) -> None:
     lake.append("bronze", "orders", pa.table({"_tenant_id": ["a"], "id": [1]}), batch_id="b1")
     wider = pa.table({"_tenant_id": ["a"], "id": [2], "note": ["new"]})

@@ -21,6 +21,7 @@ from sqlglot.errors import ErrorLevel
 
 from gnomon.errors import InvalidInput
 from gnomon.quality import DIALECTS, CheckPlan, ContractSpec, compile_contract
+from gnomon.quality._casts import LOCAL_TIMESTAMP_TEXT, WALL_CLOCK_GLOB
 
 SOURCE = exp.to_table("raw")
 
@@ -43,6 +44,9 @@ CONTRACT = ContractSpec.model_validate(
     }
 )
 TEXT_COLUMNS = ["k", "at", "local", "n", "p", "flag", "day", "s"]
+AT = ContractSpec.model_validate(
+    {"dataset": "orders", "version": 1, "columns": {"at": {"type": "timestamp"}}}
+)
 METHODS = ("checked", "valid", "quarantined", "warnings")
 
 
@@ -334,6 +338,22 @@ def test_each_typed_value_and_rule_is_computed_once(dialect: Any, method: str) -
         assert sql.count(piece) == 1, piece
     assert sql.count("TRIM(") == 3  # q and at when padded, and id's blank test
     assert sql.count("'^[0-9]{4}-[0-9]{2}-[0-9]{2}") == 2  # at: a wall clock, with an offset
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    text=st.text(alphabet="0123456789-T :.xZ+\u0660\t", min_size=17, max_size=21)
+    | shaped_timestamp()
+)
+def test_the_wall_clock_glob_only_matches_what_the_wall_clock_pattern_matches(text: str) -> None:
+    [(globbed, matched)] = duckdb.execute(
+        "SELECT ? GLOB ?, regexp_matches(?, ?)",
+        [text, WALL_CLOCK_GLOB, text, LOCAL_TIMESTAMP_TEXT],
+    ).fetchall()
+    assert matched or not globbed
+    assert "GLOB" in plan_for(pa.table({"at": pa.array([], pa.string())}), "duckdb", AT).checked(
+        SOURCE
+    ).sql(dialect="duckdb")
 
 
 def test_internal_names_step_aside_for_raw_columns_that_look_alike() -> None:

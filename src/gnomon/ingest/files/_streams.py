@@ -23,9 +23,14 @@ import zstandard
 from gnomon.ingest.errors import UnreadableFile
 
 if TYPE_CHECKING:
-    from _typeshed import ReadableBuffer, WriteableBuffer
+    from _typeshed import WriteableBuffer
 
 CHUNK_BYTES = 64 * 1024
+"""Bytes read at a time from a decompressor: data that is damaged further on loses at most this
+much of the good data before it (a failing read returns nothing of what it decompressed)."""
+PLAIN_CHUNK_BYTES = 256 * 1024
+"""Bytes read and transcoded at a time from an uncompressed file, which cannot be damaged that
+way: large enough that the Python work per chunk is lost in the cost of copying the bytes."""
 REPLACEMENT = "\ufffd"
 
 _MARK_HANDLER = "gnomon.ingest.mark_invalid"
@@ -40,6 +45,16 @@ class Readable(Protocol):
     def read(self, size: int = -1, /) -> bytes:
         """Up to ``size`` bytes; empty at the end."""
         ...
+
+
+def _read_into(source: Readable, view: memoryview) -> int:
+    """Fill ``view`` from ``source``: straight into it when the source can, saving a copy."""
+    readinto = getattr(source, "readinto", None)
+    if readinto is not None:
+        return int(readinto(view) or 0)
+    data = source.read(len(view))
+    view[: len(data)] = data
+    return len(data)
 
 
 def _mark_invalid(exc: UnicodeError) -> tuple[str, int]:
@@ -80,11 +95,9 @@ class CountingReader(io.RawIOBase):
 
     def readinto(self, buffer: "WriteableBuffer", /) -> int:
         """Fill ``buffer`` from the file and count what was read."""
-        view = memoryview(buffer).cast("B")
-        data = self._raw.read(len(view))
-        view[: len(data)] = data
-        self.consumed += len(data)
-        return len(data)
+        size = _read_into(self._raw, memoryview(buffer).cast("B"))
+        self.consumed += size
+        return size
 
 
 class GuardedReader(io.RawIOBase):
@@ -102,9 +115,8 @@ class GuardedReader(io.RawIOBase):
 
     def readinto(self, buffer: "WriteableBuffer", /) -> int:
         """Fill ``buffer`` with decompressed bytes."""
-        view = memoryview(buffer).cast("B")
         try:
-            data = self._source.read(len(view))
+            return _read_into(self._source, memoryview(buffer).cast("B"))
         except _DAMAGED as exc:
             kind = "its data" if self._compression == "none" else f"its {self._compression} data"
             raise UnreadableFile(
@@ -113,8 +125,6 @@ class GuardedReader(io.RawIOBase):
                 "(auto, none, gzip, bz2, zstd).",
                 file=str(self._path),
             ) from exc
-        view[: len(data)] = data
-        return len(data)
 
 
 class Transcoder(io.RawIOBase):
@@ -127,10 +137,18 @@ class Transcoder(io.RawIOBase):
     ends with a line break, so that the last record of a file that lacks one is still complete.
 
     UTF-8 input that is valid is passed on as it is, after a check, instead of being decoded and
-    encoded again: that halves the cost for the most common case.
+    encoded again: that halves the cost for the most common case. ASCII text, valid UTF-8
+    without a U+FFFD by definition, is not even decoded for the check.
     """
 
-    def __init__(self, source: Readable, *, encoding: str, final_newline: bool) -> None:
+    def __init__(
+        self,
+        source: Readable,
+        *,
+        encoding: str,
+        final_newline: bool,
+        chunk_bytes: int = CHUNK_BYTES,
+    ) -> None:
         super().__init__()
         codecs.register_error(_MARK_HANDLER, _mark_invalid)
         name = codecs.lookup(encoding).name
@@ -140,7 +158,10 @@ class Transcoder(io.RawIOBase):
         self._at_start = True
         self._source = source
         self._final_newline = final_newline
-        self._pending = bytearray()
+        self._chunk_bytes = chunk_bytes
+        self._out = b""
+        """Transcoded bytes not all handed out yet (from ``_at`` on)."""
+        self._at = 0
         self._last = b""
         self._eof = False
         self.replaced = 0
@@ -152,54 +173,54 @@ class Transcoder(io.RawIOBase):
 
     def readinto(self, buffer: "WriteableBuffer", /) -> int:
         """Fill ``buffer`` with UTF-8 bytes; 0 at the end of the text."""
-        while not self._pending and not self._eof:
+        while self._at >= len(self._out) and not self._eof:
             self._fill()
         view = memoryview(buffer).cast("B")
-        size = min(len(view), len(self._pending))
-        view[:size] = self._pending[:size]
-        del self._pending[:size]
+        size = min(len(view), len(self._out) - self._at)
+        view[:size] = memoryview(self._out)[self._at : self._at + size]
+        self._at += size
         return size
 
     def _fill(self) -> None:
-        chunk = self._source.read(CHUNK_BYTES)
+        """Transcode the next chunk; called once every byte transcoded was handed out."""
+        chunk = self._source.read(self._chunk_bytes)
         if self._utf8:
-            self._pass_utf8(chunk, final=not chunk)
+            out = self._pass_utf8(chunk, final=not chunk)
         else:
-            self._take(self._decoder.decode(chunk, final=not chunk))
+            out = self._take(self._decoder.decode(chunk, final=not chunk))
         if not chunk:
             self._eof = True
-            if self._final_newline and self._last not in (b"", b"\n"):
-                self._append(b"\n")
+            last = out[-1:] or self._last
+            if self._final_newline and last not in (b"", b"\n"):
+                out += b"\n"
+        if out:
+            self._out, self._at, self._last = out, 0, out[-1:]
 
-    def _pass_utf8(self, chunk: bytes, *, final: bool) -> None:
-        raw = self._carry + chunk
+    def _pass_utf8(self, chunk: bytes, *, final: bool) -> bytes:
+        raw = self._carry + chunk if self._carry else chunk
         if self._at_start:
             if len(raw) < len(codecs.BOM_UTF8) and not final:
                 self._carry = raw
-                return
+                return b""
             self._at_start = False
             raw = raw.removeprefix(codecs.BOM_UTF8)
         cut = len(raw) if final else _complete_utf8(raw)
-        body, self._carry = raw[:cut], raw[cut:]
+        body, self._carry = (raw, b"") if cut == len(raw) else (raw[:cut], raw[cut:])
+        if body.isascii():
+            return body
         try:
             self.genuine += body.decode("utf-8").count(REPLACEMENT)
         except UnicodeDecodeError:
-            self._take(body.decode("utf-8", errors=_MARK_HANDLER))
-        else:
-            self._append(body)
+            return self._take(body.decode("utf-8", errors=_MARK_HANDLER))
+        return body
 
-    def _take(self, text: str) -> None:
-        if text:
-            self.genuine += text.count(REPLACEMENT)
-            text, marks = _SURROGATES.subn(REPLACEMENT, text)
-            self.replaced += marks
-            self._append(text.encode("utf-8"))
-
-    def _append(self, data: "ReadableBuffer") -> None:
-        view = memoryview(data).cast("B")
-        if len(view):
-            self._pending += view
-            self._last = bytes(view[-1:])
+    def _take(self, text: str) -> bytes:
+        if not text:
+            return b""
+        self.genuine += text.count(REPLACEMENT)
+        text, marks = _SURROGATES.subn(REPLACEMENT, text)
+        self.replaced += marks
+        return text.encode("utf-8")
 
 
 def open_decompressed(
@@ -237,9 +258,12 @@ def open_text(
 ) -> tuple[io.BufferedReader, CountingReader, Transcoder]:
     """The file's text as UTF-8 bytes, the compressed-bytes counter and the transcoder."""
     source, counter = open_decompressed(path, compression=compression, stack=stack)
-    transcoder = Transcoder(source, encoding=encoding, final_newline=final_newline)
+    chunk = PLAIN_CHUNK_BYTES if compression == "none" else CHUNK_BYTES
+    transcoder = Transcoder(
+        source, encoding=encoding, final_newline=final_newline, chunk_bytes=chunk
+    )
     stack.callback(transcoder.close)
-    return io.BufferedReader(transcoder, CHUNK_BYTES), counter, transcoder
+    return io.BufferedReader(transcoder, chunk), counter, transcoder
 
 
 def spool(source: IO[bytes], *, stack: ExitStack) -> IO[bytes]:

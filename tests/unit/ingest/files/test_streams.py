@@ -22,8 +22,12 @@ class _Pieces:
         return self._data.read(min(size, piece) if size >= 0 else piece)
 
 
-def _transcode(data: bytes, sizes: list[int], encoding: str = "utf-8") -> tuple[bytes, Transcoder]:
-    transcoder = Transcoder(_Pieces(data, sizes), encoding=encoding, final_newline=False)
+def _transcode(
+    data: bytes, sizes: list[int], encoding: str = "utf-8", chunk_bytes: int = 64 * 1024
+) -> tuple[bytes, Transcoder]:
+    transcoder = Transcoder(
+        _Pieces(data, sizes), encoding=encoding, final_newline=False, chunk_bytes=chunk_bytes
+    )
     output = io.BufferedReader(transcoder).read()
     return output, transcoder
 
@@ -41,10 +45,15 @@ _pieces = st.lists(
 
 
 @settings(max_examples=300, deadline=None)
-@given(pieces=_pieces, sizes=_chunks, bom=st.booleans())
-def test_utf8_output_equals_decoding_with_replacement(pieces, sizes, bom):
+@given(
+    pieces=_pieces,
+    sizes=_chunks,
+    bom=st.booleans(),
+    chunk_bytes=st.sampled_from([1, 2, 3, 5, 64 * 1024]),
+)
+def test_utf8_output_equals_decoding_with_replacement(pieces, sizes, bom, chunk_bytes):
     data = (b"\xef\xbb\xbf" if bom else b"") + b"".join(pieces)
-    output, transcoder = _transcode(data, sizes)
+    output, transcoder = _transcode(data, sizes, chunk_bytes=chunk_bytes)
     expected = data.decode("utf-8-sig", errors="replace")
     assert output.decode("utf-8") == expected
     in_file = data.decode("utf-8-sig", errors="ignore").count("\ufffd")
@@ -67,6 +76,10 @@ def test_invalid_bytes_in_another_encoding_are_counted():
 
 
 def test_final_newline_is_added_once():
-    for data, expected in [(b"a,b", b"a,b\n"), (b"a,b\n", b"a,b\n"), (b"", b"")]:
-        transcoder = Transcoder(io.BytesIO(data), encoding="utf-8", final_newline=True)
-        assert io.BufferedReader(transcoder).read() == expected
+    cases = [(b"a,b", b"a,b\n"), (b"a,b\n", b"a,b\n"), (b"", b""), (b"\xc3\xa9", b"\xc3\xa9\n")]
+    for data, expected in cases:
+        for chunk_bytes in (1, 2, 64 * 1024):
+            transcoder = Transcoder(
+                io.BytesIO(data), encoding="utf-8", final_newline=True, chunk_bytes=chunk_bytes
+            )
+            assert io.BufferedReader(transcoder).read() == expected, (data, chunk_bytes)
