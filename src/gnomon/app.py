@@ -415,13 +415,15 @@ class Gnomon:
         limit: int | None = None,
         engine: str | None = None,
         use_rollups: bool = True,
+        admit: Callable[[], None] | None = None,
     ) -> MetricResult | None:
         """:meth:`query` answered from memory, for an event loop; ``None`` means "call query".
 
         Only a cached answer that memory alone shows to be current is given (no catalog or lake
         read, so the loop never waits on one); its read is audited like any other, and this
         returns once the audit entry has committed. Anything else, including a malformed
-        query, is left to :meth:`query`, which reports it.
+        query, is left to :meth:`query`, which reports it. ``admit`` runs once an answer is
+        found and before it is audited (an API server's rate limit); what it raises is raised.
         """
         try:
             query = MetricQuery.build(
@@ -436,9 +438,25 @@ class Gnomon:
             )
         except ValueError:
             return None
+        return await self.answer_cached(
+            query, ctx=ctx, engine=engine, use_rollups=use_rollups, admit=admit
+        )
+
+    async def answer_cached(
+        self,
+        query: MetricQuery,
+        *,
+        ctx: RequestContext,
+        engine: str | None = None,
+        use_rollups: bool = True,
+        admit: Callable[[], None] | None = None,
+    ) -> MetricResult | None:
+        """:meth:`query_cached` of a query already built."""
         result = self.semantic.cached(query, ctx=ctx, engine=engine, use_rollups=use_rollups)
         if result is None:
             return None
+        if admit is not None:
+            admit()
         details = read_details(query, rows=result.table.num_rows, engine=result.engine, cached=True)
         await self.audit.record_async(ctx, "metrics.query", **details)
         return result

@@ -15,6 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gnomon import __version__
 from gnomon.api.errors import install_error_handlers
+from gnomon.api.fastpath import CachedAnswers
 from gnomon.api.limits import QueryQuota, RateLimiter
 from gnomon.api.pagination import CursorCodec
 from gnomon.api.routes import ROUTERS
@@ -73,10 +74,24 @@ class CorrelationMiddleware:
         await self._app(scope, receive, send_with_id)
 
 
+class _GnomonAPI(FastAPI):
+    """FastAPI with two layers outside its own: correlation ids, then cached metric answers.
+
+    Outside, so that a cached answer costs none of the framework's per-request layers, and so
+    that every response, a 500 from the framework's error layer included, carries its
+    correlation id.
+    """
+
+    def build_middleware_stack(self) -> ASGIApp:
+        """The framework's stack, wrapped in :class:`CachedAnswers` and the correlation layer."""
+        inner = super().build_middleware_stack()
+        return CorrelationMiddleware(CachedAnswers(inner, state=self.state.gnomon))
+
+
 def create_app(gnomon: Gnomon) -> FastAPI:
     """The API over ``gnomon`` (which the caller opens and closes)."""
     settings = gnomon.settings.api
-    api = FastAPI(
+    api = _GnomonAPI(
         title="gnomon",
         version=__version__,
         description="Governed KPIs, SQL and data over a Delta lakehouse.",
@@ -92,7 +107,6 @@ def create_app(gnomon: Gnomon) -> FastAPI:
         encoded=EncodedAnswers(),
     )
     install_error_handlers(api)
-    api.add_middleware(CorrelationMiddleware)
     for router in ROUTERS:
         api.include_router(router)
     return api

@@ -6,17 +6,18 @@ roles, and hands the route a :class:`~gnomon.context.RequestContext`. A test wal
 and fails if one declares neither.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
+from gnomon.app import Gnomon
 from gnomon.catalog import NotInMemory, memory_only
-from gnomon.context import RequestContext
+from gnomon.context import Principal, RequestContext
 from gnomon.governance.policies.rbac import require
 
-__all__ = ["PERMISSION_ATTRIBUTE", "PUBLIC_ATTRIBUTE", "public", "requires"]
+__all__ = ["PERMISSION_ATTRIBUTE", "PUBLIC_ATTRIBUTE", "identify", "public", "requires"]
 
 PERMISSION_ATTRIBUTE = "__gnomon_permission__"
 PUBLIC_ATTRIBUTE = "__gnomon_public__"
@@ -27,26 +28,31 @@ def requires(permission: str) -> Any:
 
     async def dependency(request: Request) -> RequestContext:
         state = request.app.state.gnomon
-        app = state.app
         header = request.headers.get("authorization")
         # From memory when it can answer (a known key, roles unchanged), else in a thread: the
         # event loop never waits on the catalog.
         try:
             with memory_only():
-                principal = app.authenticator.authenticate(header)
+                principal, custom = identify(state.app, header)
         except NotInMemory:
-            principal = await run_in_threadpool(app.authenticator.authenticate, header)
+            principal, custom = await run_in_threadpool(identify, state.app, header)
         state.rate.take(principal.tenant)
-        try:
-            with memory_only():
-                custom = app.identities.custom_roles(principal.tenant)
-        except NotInMemory:
-            custom = await run_in_threadpool(app.identities.custom_roles, principal.tenant)
         require(principal, permission, custom)
         return RequestContext(principal, correlation_id=request.state.correlation_id)
 
     setattr(dependency, PERMISSION_ATTRIBUTE, permission)
     return Depends(dependency)
+
+
+def identify(app: Gnomon, header: str | None) -> tuple[Principal, Mapping[str, Iterable[str]]]:
+    """Who is calling, and the custom roles of its tenant (for the permission check).
+
+    Raises:
+        AuthenticationError: no valid credential.
+        NotInMemory: inside :func:`gnomon.catalog.memory_only`, when the catalog must be read.
+    """
+    principal = app.authenticator.authenticate(header)
+    return principal, app.identities.custom_roles(principal.tenant)
 
 
 def public() -> Any:

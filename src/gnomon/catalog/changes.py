@@ -20,8 +20,7 @@ inside :func:`memory_only`: any read or write a memo or a cache would need inste
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Hashable
 from contextvars import ContextVar
 from typing import Generic, TypeVar
 
@@ -49,14 +48,20 @@ class NotInMemory(Exception):
     """Raised inside :func:`memory_only` where the answer needs a read or a write."""
 
 
-@contextmanager
-def memory_only() -> Iterator[None]:
-    """Run the block from memory alone: anything that needs I/O raises :class:`NotInMemory`."""
-    token = _MEMORY_ONLY.set(True)
-    try:
-        yield
-    finally:
-        _MEMORY_ONLY.reset(token)
+class memory_only:
+    """Run the block from memory alone: anything that needs I/O raises :class:`NotInMemory`.
+
+    A class rather than a generator-based context manager: it is entered several times on
+    every cached request.
+    """
+
+    __slots__ = ("_token",)
+
+    def __enter__(self) -> None:
+        self._token = _MEMORY_ONLY.set(True)
+
+    def __exit__(self, *exc_info: object) -> None:
+        _MEMORY_ONLY.reset(self._token)
 
 
 def require_io(what: str) -> None:

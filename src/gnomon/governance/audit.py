@@ -5,15 +5,11 @@ tenant, principal and correlation id. Entries are hash-chained per tenant in the
 (:mod:`gnomon.catalog.audit_chain`), so a changed or deleted entry is found by :meth:`verify`.
 """
 
-import asyncio
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from gnomon.catalog import AuditCheck, AuditRecord, Catalog, NewAuditEntry
 from gnomon.context import RequestContext
 from gnomon.governance.audit_batch import AuditWriter
-
-if TYPE_CHECKING:
-    from concurrent.futures import Future
 
 __all__ = ["AuditService"]
 
@@ -42,7 +38,7 @@ class AuditService:
         **details: Any,
     ) -> AuditRecord:
         """Append one entry for ``ctx``'s principal; returns once it has committed."""
-        return self._submit(ctx, action, target, details).result()
+        return self._writer.submit(self._entry(ctx, action, target, details)).result()
 
     async def record_async(
         self,
@@ -53,21 +49,22 @@ class AuditService:
         **details: Any,
     ) -> AuditRecord:
         """:meth:`record` for an event loop: waits for the commit without holding a thread."""
-        return await asyncio.wrap_future(self._submit(ctx, action, target, details))
+        return await self._writer.submit_async(self._entry(ctx, action, target, details))
 
     def close(self) -> None:
         """Write the queued entries and stop the writer; later entries are written directly."""
         self._writer.close()
 
-    def _submit(
-        self, ctx: RequestContext, action: str, target: str | None, details: dict[str, Any]
-    ) -> "Future[AuditRecord]":
+    @staticmethod
+    def _entry(
+        ctx: RequestContext, action: str, target: str | None, details: dict[str, Any]
+    ) -> NewAuditEntry:
         clean = {
             k: (v[:_MAX_TEXT] if isinstance(v, str) else v)
             for k, v in details.items()
             if v is not None
         }
-        entry = NewAuditEntry(
+        return NewAuditEntry(
             tenant=ctx.tenant,
             principal=ctx.principal.user,
             action=action,
@@ -75,7 +72,6 @@ class AuditService:
             correlation_id=ctx.correlation_id,
             details=clean,
         )
-        return self._writer.submit(entry)
 
     def entries(
         self,

@@ -44,6 +44,8 @@ class ResultCache(Generic[_V]):
         """
         with self._lock:
             entry = self._entries.get(key)
+            if entry is not None:
+                self._entries.move_to_end(key)
         if entry is None:
             self.misses += 1
             return None
@@ -52,9 +54,6 @@ class ResultCache(Generic[_V]):
                 self._entries.pop(key, None)
             self.misses += 1
             return None
-        with self._lock:
-            if key in self._entries:
-                self._entries.move_to_end(key)
         self.hits += 1
         return entry.value
 

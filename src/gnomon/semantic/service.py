@@ -137,7 +137,7 @@ class SemanticService:
         changes: ChangeWatch | None = None,
     ) -> None:
         self._on_read = on_read
-        self._definitions: CatalogMemo[str, tuple[DefinitionRecord, ...]] | None = (
+        self._definitions: CatalogMemo[str, _Stored] | None = (
             None
             if changes is None
             else CatalogMemo(
@@ -224,13 +224,17 @@ class SemanticService:
 
     def stored(self, *, ctx: RequestContext) -> list[DefinitionRecord]:
         """The tenant's current definitions, as stored (kept in memory while none changes)."""
-        if self._definitions is not None:
-            return list(self._definitions.get(ctx.tenant))
-        return list(self._read_definitions(ctx.tenant))
+        return list(self._stored(ctx).records)
 
-    def _read_definitions(self, tenant: str) -> tuple[DefinitionRecord, ...]:
+    def _stored(self, ctx: RequestContext) -> "_Stored":
+        if self._definitions is not None:
+            return self._definitions.get(ctx.tenant)
+        return self._read_definitions(ctx.tenant)
+
+    def _read_definitions(self, tenant: str) -> "_Stored":
         with self._catalog.transaction(read_only=True) as tx:
-            return tuple(tx.definitions.current(tenant=tenant))
+            records = tuple(tx.definitions.current(tenant=tenant))
+        return _Stored(records, tuple(sorted((r.kind, r.name, r.version) for r in records)))
 
     def history(self, kind: str, name: str, *, ctx: RequestContext) -> list[DefinitionRecord]:
         """Every stored version of one definition, oldest first."""
@@ -365,7 +369,7 @@ class SemanticService:
         self._memo.tables = {}
         try:
             with memory_only():
-                key = self._cache_key(query, ctx, engine_name, use_rollups, self.stored(ctx=ctx))
+                key = self._cache_key(query, ctx, engine_name, use_rollups, self._stored(ctx))
                 hit = self._cache.get(key, self._published_version)
         except NotInMemory:
             return None
@@ -381,17 +385,19 @@ class SemanticService:
         ctx: RequestContext,
         engine_name: str,
         use_rollups: bool,
-        records: Sequence[DefinitionRecord],
+        stored: "_Stored",
     ) -> Hashable:
         """Everything an answer depends on but the data (whose versions the entry keeps)."""
-        return (
-            ctx.tenant,
-            _policy_key(ctx),
-            engine_name,
-            query,
-            use_rollups,
-            tuple(sorted((r.kind, r.name, r.version) for r in records)),
-            None if self._policy_stamp is None else self._policy_stamp(ctx),
+        return _Key(
+            (
+                ctx.tenant,
+                _policy_key(ctx),
+                engine_name,
+                query,
+                use_rollups,
+                stored.versions,
+                None if self._policy_stamp is None else self._policy_stamp(ctx),
+            )
         )
 
     def _query(
@@ -399,8 +405,9 @@ class SemanticService:
     ) -> MetricResult:
         started = time.perf_counter()
         engine_name = engine or self._default_engine
-        records = self.stored(ctx=ctx)
-        key = self._cache_key(query, ctx, engine_name, use_rollups, records)
+        stored = self._stored(ctx)
+        records = list(stored.records)
+        key = self._cache_key(query, ctx, engine_name, use_rollups, stored)
         if self._cache is not None:
             hit = self._cache.get(key, self._published_version)
             if hit is not None:
@@ -619,6 +626,30 @@ def _planned(
         (r.kind, r.name, r.version + 1) for r in stored if prune and (r.kind, r.name) not in given
     ]
     return ApplyResult(tuple(created), tuple(updated), tuple(unchanged), tuple(retired))
+
+
+class _Key:
+    """A result-cache key that hashes its parts once (a lookup hashes it several times)."""
+
+    __slots__ = ("_hash", "_parts")
+
+    def __init__(self, parts: tuple[Hashable, ...]) -> None:
+        self._parts = parts
+        self._hash = hash(parts)
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Key) and self._hash == other._hash and self._parts == other._parts
+
+
+@dataclass(frozen=True, slots=True)
+class _Stored:
+    """A tenant's current definition records, and their versions (part of a cache key)."""
+
+    records: tuple[DefinitionRecord, ...]
+    versions: tuple[tuple[str, str, int], ...]
 
 
 def read_details(query: MetricQuery, *, rows: int, engine: str, cached: bool) -> dict[str, Any]:

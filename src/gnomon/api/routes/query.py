@@ -73,7 +73,11 @@ class EncodedAnswers:
         self._lock = threading.Lock()
 
     def response(self, table: pa.Table) -> Response:
-        """The answer as :class:`Rows` JSON, exactly as the route's response model writes it."""
+        """The answer as a response, exactly as the route's response model writes it."""
+        return Response(content=self.body(table), media_type="application/json")
+
+    def body(self, table: pa.Table) -> bytes:
+        """The answer as :class:`Rows` JSON."""
         found = self._entries.get(id(table))
         if found is None or found[0] is not table:
             found = (table, _rows(table).model_dump_json().encode())
@@ -81,7 +85,7 @@ class EncodedAnswers:
                 self._entries[id(table)] = found
                 while len(self._entries) > self._size:
                     self._entries.popitem(last=False)
-        return Response(content=found[1], media_type="application/json")
+        return found[1]
 
 
 def _rows(table: pa.Table, *, truncated: bool = False) -> Rows:

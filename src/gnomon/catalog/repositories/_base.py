@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, Table, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
@@ -145,6 +145,12 @@ class Repository:
         if self._session.get_bind().dialect.name == "postgresql":
             return postgresql.insert(model)
         return sqlite.insert(model)
+
+    def _insert_into(self, table: Table) -> postgresql.Insert | sqlite.Insert:
+        """:meth:`_insert` of a plain table: a Core statement, without the ORM's bookkeeping."""
+        if self._session.get_bind().dialect.name == "postgresql":
+            return postgresql.insert(table)
+        return sqlite.insert(table)
 
     def _changed(self, scope: str) -> None:
         """Move ``scope``'s generation with this transaction; listeners hear of it on commit.

@@ -6,6 +6,7 @@ attributes: ``metrics:query if department = finance`` grants it only to principa
 ``department`` attribute is ``finance``. ``*`` grants everything (admins).
 """
 
+import functools
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -77,6 +78,12 @@ def parse_grant(text: str) -> Grant:
     Raises:
         InvalidInput: not a known permission, or a malformed condition.
     """
+    return _parse_grant(text)
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_grant(text: str) -> Grant:
+    """Grants are parsed on every permission check: a role's few texts are kept parsed."""
     match = _GRANT.match(text)
     if match is None or (match["perm"] != "*" and match["perm"] not in PERMISSIONS):
         raise InvalidInput(
