@@ -12,7 +12,7 @@ with its body intact, and the route answers as it always does.
 
 import json
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
@@ -21,7 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from gnomon.api.routes.query import MetricQueryRequest
 from gnomon.api.security import identify
 from gnomon.catalog import NotInMemory, memory_only
-from gnomon.context import RequestContext
+from gnomon.context import Principal, RequestContext
 from gnomon.errors import GnomonError
 from gnomon.governance.policies.rbac import permissions_of
 from gnomon.semantic import MetricQuery
@@ -36,6 +36,7 @@ _Parsed = tuple[MetricQueryRequest, MetricQuery]
 PATH = "/api/v1/metrics/query"
 PERMISSION = "metrics:query"
 _REQUESTS_KEPT = 256
+_PERMISSIONS_KEPT = 4096
 _KEEP_BODIES_UP_TO = 4096
 """Bodies kept read are this small at most (a dashboard's query is a few hundred bytes)."""
 _MAX_BODY = 64 << 10
@@ -50,6 +51,9 @@ class CachedAnswers:
         self._state = state
         # Dashboards post the same few bodies over and over: each is read once.
         self._requests: OrderedDict[bytes, _Parsed] = OrderedDict()
+        self._permissions: dict[
+            tuple[int, int], tuple[Principal, Mapping[str, Iterable[str]], frozenset[str]]
+        ] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Answer a cached metric query here; pass anything else on unchanged."""
@@ -88,7 +92,7 @@ class CachedAnswers:
                 principal, custom = identify(state.app, authorization)
         except (NotInMemory, GnomonError):
             return None
-        if PERMISSION not in permissions_of(principal, custom):
+        if PERMISSION not in self._permissions_of(principal, custom):
             return None
         ctx = RequestContext(principal, correlation_id=scope.get("state", {}).get("correlation_id"))
 
@@ -102,6 +106,24 @@ class CachedAnswers:
         except Exception:  # noqa: BLE001 - the route runs the request again and reports it
             return None
         return None if hit is None else state.encoded.body(hit.table)
+
+    def _permissions_of(
+        self, principal: Principal, custom: Mapping[str, Iterable[str]]
+    ) -> frozenset[str]:
+        """:func:`permissions_of`, kept while the principal and the roles are the same objects.
+
+        Both are kept in memory unchanged until something changes (then they are new
+        objects), and held here, so their identities cannot be taken by others meanwhile.
+        """
+        key = (id(principal), id(custom))
+        found = self._permissions.get(key)
+        if found is not None and found[0] is principal and found[1] is custom:
+            return found[2]
+        held = permissions_of(principal, custom)
+        if len(self._permissions) >= _PERMISSIONS_KEPT:
+            self._permissions.clear()
+        self._permissions[key] = (principal, custom, held)
+        return held
 
     def _request(self, body: bytes) -> "_Parsed | None":
         """The body read as the route reads it, or ``None`` when the route would refuse it."""

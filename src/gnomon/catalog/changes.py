@@ -94,7 +94,8 @@ class ChangeWatch:
 
     def generations(self) -> dict[str, int]:
         """Every scope's generation (absent: 0), read when the last read is too old."""
-        if not self.fresh:
+        read_at = self._read_at
+        if read_at is None or self._monotonic() - read_at >= self._interval_s:
             self.refresh()
         return self._generations
 
@@ -155,7 +156,7 @@ class CatalogMemo(Generic[K, V]):
         found = self._entries.get(key)
         if found is not None:
             scope, generation, value = found
-            if self._watch.generation(scope) == generation:
+            if self._watch.generations().get(scope, 0) == generation:
                 return value
         require_io("read the catalog")
         # The generations are taken before the value is read: a change committed in between

@@ -12,7 +12,6 @@ transaction of its own, so one bad entry fails only its own caller.
 
 import asyncio
 import threading
-import time
 from collections import deque
 from concurrent.futures import Future
 from typing import Union
@@ -25,8 +24,6 @@ __all__ = ["AuditWriter"]
 
 _MAX_BATCH = 256
 """Entries per transaction at most: a long transaction would hold the write lock too long."""
-_LINGER_S = 0.001
-"""How long a batch waits for company while entries arrive together."""
 _CONFLICT_RETRIES = 5
 """Another process may append to the same chain between our read and insert."""
 
@@ -55,21 +52,29 @@ class AuditWriter:
         self._wake = threading.Condition()
         self._thread: threading.Thread | None = None
         self._closed = False
+        self._gathering: dict[asyncio.AbstractEventLoop, list[_Pending]] = {}
 
     def submit(self, entry: NewAuditEntry) -> "Future[AuditRecord]":
         """Queue ``entry``; the future gives its record once committed, or the error."""
         future: Future[AuditRecord] = Future()
-        self._enqueue(entry, future)
+        self._enqueue([(entry, future)])
         return future
 
     def submit_async(self, entry: NewAuditEntry) -> "asyncio.Future[AuditRecord]":
         """:meth:`submit` for the running event loop.
 
-        The loop is woken once per batch, not once per entry: at a few thousand requests a
-        second, per-entry wake-ups cost the loop more than the entries do.
+        The entries a loop submits while it runs its ready callbacks reach the writer together,
+        after them, and the loop is woken once per batch: at a few thousand requests a second,
+        a transaction and a wake-up per entry would cost more than the entries do. Nothing
+        waits on a timer: a lone request is written at once.
         """
-        waiter = _LoopWaiter(asyncio.get_running_loop())
-        self._enqueue(entry, waiter)
+        loop = asyncio.get_running_loop()
+        waiter = _LoopWaiter(loop)
+        gathering = self._gathering.get(loop)
+        if gathering is None:
+            gathering = self._gathering[loop] = []
+            loop.call_soon(self._hand_over, loop)
+        gathering.append((entry, waiter))
         return waiter.future
 
     def close(self) -> None:
@@ -81,13 +86,18 @@ class AuditWriter:
         if thread is not None:
             thread.join()
 
-    def _enqueue(self, entry: NewAuditEntry, waiter: _Waiter) -> None:
+    def _hand_over(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._enqueue(self._gathering.pop(loop, []))
+
+    def _enqueue(self, pending: list[_Pending]) -> None:
+        if not pending:
+            return
         with self._wake:
             # A private in-memory catalog is one connection for one thread, and a closed
-            # writer has no thread: the caller writes its entry itself.
+            # writer has no thread: the caller writes its entries itself.
             alone = self._catalog.is_in_memory or self._closed
             if not alone:
-                self._queue.append((entry, waiter))
+                self._queue.extend(pending)
                 if self._thread is None:
                     self._thread = threading.Thread(
                         target=self._run, name="gnomon-audit-writer", daemon=True
@@ -95,24 +105,16 @@ class AuditWriter:
                     self._thread.start()
                 self._wake.notify()
         if alone:
-            _settle([(waiter, self._write_alone(entry))])
+            _settle([(waiter, self._write_alone(entry)) for entry, waiter in pending])
 
     def _run(self) -> None:
-        last_batch = 0
         while True:
             with self._wake:
                 while not self._queue and not self._closed:
                     self._wake.wait()
                 if not self._queue and self._closed:
                     return
-                linger = last_batch > 1 and len(self._queue) < _MAX_BATCH and not self._closed
-            if linger:
-                # Entries are arriving together: let a few more join this transaction (a
-                # transaction costs more than its entries). A lone entry is written at once.
-                time.sleep(_LINGER_S)
-            with self._wake:
                 batch = [self._queue.popleft() for _ in range(min(len(self._queue), _MAX_BATCH))]
-            last_batch = len(batch)
             _settle(list(zip([w for _, w in batch], self._write(batch), strict=True)))
 
     def _write(self, batch: list[_Pending]) -> list[_Outcome]:

@@ -103,7 +103,7 @@ class IdentityService:
         self._catalog = catalog
         self._audit = audit
         self._clock = clock
-        self._roles: CatalogMemo[str, dict[str, tuple[str, ...]]] = CatalogMemo(
+        self._roles: CatalogMemo[str, Mapping[str, tuple[str, ...]]] = CatalogMemo(
             changes, load=self._read_roles, scope=lambda tenant, _roles: tenant
         )
 
@@ -314,11 +314,12 @@ class IdentityService:
 
     def custom_roles(self, tenant: str) -> Mapping[str, tuple[str, ...]]:
         """The tenant's custom roles, for permission checks (kept while none changes)."""
-        return MappingProxyType(self._roles.get(tenant))
+        return self._roles.get(tenant)
 
-    def _read_roles(self, tenant: str) -> dict[str, tuple[str, ...]]:
+    def _read_roles(self, tenant: str) -> Mapping[str, tuple[str, ...]]:
         with self._catalog.transaction(read_only=True) as tx:
-            return {r.name: tuple(r.permissions) for r in tx.roles.list(tenant=tenant)}
+            roles = {r.name: tuple(r.permissions) for r in tx.roles.list(tenant=tenant)}
+        return MappingProxyType(roles)
 
     def _check_grantable(self, ctx: RequestContext, roles: Sequence[str]) -> None:
         """Nobody hands out permissions it does not hold itself (roles of users and keys)."""

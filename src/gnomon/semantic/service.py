@@ -360,11 +360,11 @@ class SemanticService:
         For callers that must not wait on the catalog or the lake (an event loop): ``None``
         when the answer is not cached, or when telling that it still holds needs a read;
         :meth:`query` then answers (in a thread). The caller records the read in the audit
-        log with :func:`read_details`.
+        log with :func:`read_details`. The result is the one kept: ``cached`` and
+        ``elapsed_s`` describe the query that computed it.
         """
         if self._cache is None:
             return None
-        started = time.perf_counter()
         engine_name = engine or self._default_engine
         self._memo.tables = {}
         try:
@@ -375,9 +375,7 @@ class SemanticService:
             return None
         finally:
             self._memo.tables = None
-        if hit is None:
-            return None
-        return replace(hit, cached=True, elapsed_s=time.perf_counter() - started)
+        return hit
 
     def _cache_key(
         self,

@@ -35,6 +35,8 @@ _RANDOM_CHARS = 40
 _DISPLAY_PREFIX_CHARS = 12
 _ALPHABET = string.ascii_letters + string.digits + "-_"
 _KEY_SHAPE = re.compile(rf"^{API_KEY_PREFIX}[A-Za-z0-9_-]{{{_RANDOM_CHARS}}}$")
+_PRINCIPALS_KEPT = 4096
+"""Principals of this many keys are kept at most (then all are made again)."""
 _REFUSED = "API key refused: it is unknown, revoked, or its user is disabled."
 
 
@@ -71,6 +73,9 @@ class ApiKeyAuthenticator:
     def __init__(self, store: ApiKeyStore, clock: Clock) -> None:
         self._store = store
         self._clock = clock
+        # The principal made from each stored key: the same key, read once, gives the same
+        # (immutable) principal, so what is kept per principal downstream stays valid.
+        self._principals: dict[str, tuple[StoredKey, Principal]] = {}
 
     def authenticate(self, key: str) -> Principal:
         """The principal the key stands for.
@@ -95,12 +100,19 @@ class ApiKeyAuthenticator:
         now = self._clock.now()
         self._check_usable(stored, now=now)
         self._store.touch(stored.key_id, at=now)
-        return Principal(
+        made = self._principals.get(key_hash)
+        if made is not None and made[0] is stored:
+            return made[1]
+        principal = Principal(
             tenant=stored.tenant,
             user=stored.user,
             roles=_effective_roles(stored),
             attributes=dict(stored.user_attributes),
         )
+        if len(self._principals) >= _PRINCIPALS_KEPT:
+            self._principals.clear()
+        self._principals[key_hash] = (stored, principal)
+        return principal
 
     @staticmethod
     def _check_usable(stored: StoredKey, *, now: datetime) -> None:
