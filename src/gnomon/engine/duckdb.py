@@ -74,6 +74,10 @@ _OUT_OF_MEMORY_PREFIX = "Out of Memory Error"
 _SourceKey = SourceKey
 
 
+_RENDERINGS_PER_TREE = 8
+"""A tree runs over a few table versions at a time (its views change with each load)."""
+
+
 @dataclass(slots=True)
 class _View:
     """A cached view (or, for a table with no files, an empty table) and its users right now."""
@@ -133,6 +137,7 @@ class DuckDBEngine:
         self._max_views = max_cached_views
         self._lock = threading.RLock()
         self._views: OrderedDict[_SourceKey, _View] = OrderedDict()
+        self._rendered = _Rendered()
         self._sequence = 0
         self._views_created = 0
         self._closed = False
@@ -159,7 +164,9 @@ class DuckDBEngine:
         """Run the query and return its rows, at most ``limit`` of them.
 
         With a limit, reading stops once enough rows have arrived, so the cost stays bounded
-        however large the full result would be.
+        however large the full result would be. The tree is not changed, and must not be
+        changed once run: its SQL is kept per tree object and table versions, so running the
+        same tree again skips rendering. Build a new tree for another query.
 
         Raises:
             InvalidInput: ``limit`` is negative or a relation is named like a layer.
@@ -338,7 +345,7 @@ class DuckDBEngine:
 
     def _bind(self, tree: exp.Expr, tables: Mapping[str, TableSource]) -> tuple[str, list[_View]]:
         """Render the tree with each ``layer.name`` pointing at its version's view, pinned."""
-        wanted = {key for node in tree.find_all(exp.Table) if (key := lake_key(node)) is not None}
+        wanted = self._rendered.lake_tables(tree)
         given = {name.lower(): source for name, source in tables.items()}
         missing = sorted(
             f"{layer}.{name}" for layer, name in wanted if f"{layer}.{name}" not in given
@@ -352,7 +359,7 @@ class DuckDBEngine:
             )
         views = self._acquire({key: given[f"{key[0]}.{key[1]}"] for key in wanted})
         try:
-            return _render(tree, views), list(views.values())
+            return self._rendered.sql(tree, views), list(views.values())
         except BaseException:
             self._release(list(views.values()))
             raise
@@ -493,6 +500,54 @@ def _render(tree: exp.Expr, views: Mapping[tuple[str, str], _View]) -> str:
             column.set("db", None)
             column.set("catalog", None)
     return bound.sql(dialect=_DIALECT, comments=False)
+
+
+_ViewNames = tuple[tuple[tuple[str, str], str, str], ...]
+_RenderEntry = tuple[exp.Expr, frozenset[tuple[str, str]], dict[_ViewNames, str]]
+
+
+class _Rendered:
+    """The SQL of trees run before, per tree and views: a dashboard runs the same trees again.
+
+    Keyed by the tree's identity, with the tree held, so the identity cannot be reused while
+    the entry lives; trees are not changed once run (the semantic layer keeps its compiled
+    and scoped trees unchanged). Bounded, oldest out.
+    """
+
+    def __init__(self, size: int = 256) -> None:
+        self._size = size
+        self._entries: OrderedDict[int, _RenderEntry] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def lake_tables(self, tree: exp.Expr) -> frozenset[tuple[str, str]]:
+        """The ``(layer, name)`` of every lake table the tree reads."""
+        found = self._entries.get(id(tree))
+        if found is not None and found[0] is tree:
+            return found[1]
+        wanted = frozenset(
+            key for node in tree.find_all(exp.Table) if (key := lake_key(node)) is not None
+        )
+        with self._lock:
+            self._entries[id(tree)] = (tree, wanted, {})
+            while len(self._entries) > self._size:
+                self._entries.popitem(last=False)
+        return wanted
+
+    def sql(self, tree: exp.Expr, views: Mapping[tuple[str, str], _View]) -> str:
+        """:func:`_render`, once per tree and views."""
+        names = tuple(sorted((key, view.schema, view.name) for key, view in views.items()))
+        found = self._entries.get(id(tree))
+        if found is not None and found[0] is tree:
+            sql = found[2].get(names)
+            if sql is not None:
+                return sql
+        sql = _render(tree, views)
+        if found is not None and found[0] is tree:
+            with self._lock:
+                if len(found[2]) >= _RENDERINGS_PER_TREE:
+                    found[2].clear()
+                found[2][names] = sql
+        return sql
 
 
 def _file_rows(

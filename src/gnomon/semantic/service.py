@@ -9,6 +9,7 @@ import hashlib
 import json
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
@@ -52,6 +53,8 @@ if TYPE_CHECKING:
 
 __all__ = ["ApplyResult", "MetricResult", "SemanticService", "read_details"]
 
+_COMPILED_KEPT = 256
+"""Compiled queries kept per layer."""
 _KINDS_ORDER = {"calendar": 0, "semantic_model": 1, "metric": 2}
 
 
@@ -154,6 +157,12 @@ class SemanticService:
             ResultCache(cache_entries) if cache_entries > 0 else None
         )
         self._layer_cache: tuple[tuple[Any, Any], SemanticLayer] | None = None
+        self._compile_lock = threading.Lock()
+        self._scoped_trees: OrderedDict[Hashable, tuple[CompiledQuery, exp.Query]] = OrderedDict()
+        self._compile_cache: tuple[SemanticLayer | None, OrderedDict[Hashable, CompiledQuery]] = (
+            None,
+            OrderedDict(),
+        )
         self._resolve_published = resolve
         self._engines = engines
         self._default_engine = default_engine
@@ -416,7 +425,7 @@ class SemanticService:
         compiled, tables, _, access = self._compile(
             query, ctx=ctx, runner=runner, use_rollups=use_rollups, records=records
         )
-        tree = apply_access(compiled.tree, access)
+        tree = self._scoped(compiled, access)
         table = _uniform(runner.execute(tree, tables=tables, relations=compiled.relations))
         sources = {
             layer.models[name].table_key: self._resolve(
@@ -528,7 +537,7 @@ class SemanticService:
                 if access.restricts(table):
                     del plans[model_name]
                     stale[model_name] = f"row or column policies apply to {table} for this user"
-        compiled = compile_query(layer, query, dialect=runner.dialect, rollups=plans)
+        compiled = self._compiled(layer, query, dialect=runner.dialect, rollups=plans)
         tables = {
             key: rollup_tables[key]
             if key in rollup_tables
@@ -536,6 +545,60 @@ class SemanticService:
             for key in compiled.tables
         }
         return compiled, tables, stale, access
+
+    def _compiled(
+        self,
+        layer: SemanticLayer,
+        query: MetricQuery,
+        *,
+        dialect: str,
+        rollups: Mapping[str, "RollupPlan"],
+    ) -> CompiledQuery:
+        """:func:`compile_query`, kept per layer: a dashboard asks the same questions again.
+
+        A compiled query depends only on the layer (the definitions over the tables' current
+        schemas), the query, the dialect and the rollups chosen; a new layer starts afresh.
+        Its tree is never changed by its users (access rules apply to a copy).
+        """
+        key = (
+            query,
+            dialect,
+            tuple(sorted((name, plan.name, plan.fingerprint) for name, plan in rollups.items())),
+        )
+        with self._compile_lock:
+            if self._compile_cache[0] is not layer:
+                self._compile_cache = (layer, OrderedDict())
+            kept = self._compile_cache[1]
+            found = kept.get(key)
+            if found is not None:
+                kept.move_to_end(key)
+                return found
+        compiled = compile_query(layer, query, dialect=dialect, rollups=rollups)
+        with self._compile_lock:
+            if self._compile_cache[0] is layer:
+                kept = self._compile_cache[1]
+                kept[key] = compiled
+                while len(kept) > _COMPILED_KEPT:
+                    kept.popitem(last=False)
+        return compiled
+
+    def _scoped(self, compiled: CompiledQuery, access: Access) -> exp.Query:
+        """``apply_access`` of a compiled tree, kept: the same tree for the same question.
+
+        Engines keep the SQL they render per tree, so the second run of a question skips
+        scoping and rendering. Neither tree is changed after it is made.
+        """
+        key = (id(compiled), _access_key(access))
+        with self._compile_lock:
+            found = self._scoped_trees.get(key)
+            if found is not None and found[0] is compiled:
+                return found[1]
+        tree = apply_access(compiled.tree, access)
+        with self._compile_lock:
+            self._scoped_trees[key] = (compiled, tree)
+            while len(self._scoped_trees) > _COMPILED_KEPT:
+                self._scoped_trees.popitem(last=False)
+        return tree
 
     def rollup_status(self, *, ctx: RequestContext) -> list[dict[str, Any]]:
         """The rollups the definitions call for and their state."""
@@ -648,6 +711,24 @@ class _Stored:
 
     records: tuple[DefinitionRecord, ...]
     versions: tuple[tuple[str, str, int], ...]
+
+
+def _access_key(access: Access) -> Hashable:
+    """What of ``access`` decides the scoped tree: the tenant and each table's rules."""
+    return (
+        access.tenant,
+        tuple(
+            sorted(
+                (
+                    table,
+                    None if rules.row_filter is None else rules.row_filter.sql(),
+                    tuple(sorted(rules.masks.items())),
+                    rules.columns,
+                )
+                for table, rules in access.tables.items()
+            )
+        ),
+    )
 
 
 def read_details(query: MetricQuery, *, rows: int, engine: str, cached: bool) -> dict[str, Any]:

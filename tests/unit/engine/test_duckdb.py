@@ -56,6 +56,32 @@ def test_reads_a_partitioned_delta_table(lake, engine: DuckDBEngine) -> None:
     )
 
 
+def test_running_a_query_leaves_its_tree_as_it_was(lake, engine: DuckDBEngine) -> None:
+    source = _orders(lake)
+    tree = parse_read_only(
+        "SELECT silver.orders.order_id, o.amount FROM silver.orders "
+        "JOIN silver.orders AS o ON o.order_id = silver.orders.order_id"
+    )
+    before = tree.sql(dialect="duckdb")
+    tables_before = [t.parent for t in tree.find_all(exp.Table)]
+    table = engine.execute(tree, tables={"silver.orders": source})
+    ids = [row["order_id"] for row in lake.ORDERS]
+    assert table.num_rows == sum(ids.count(i) for i in ids)  # each id joined with its repeats
+    assert tree.sql(dialect="duckdb") == before
+    assert [t.parent for t in tree.find_all(exp.Table)] == tables_before
+    again = engine.execute(tree, tables={"silver.orders": source})
+    assert _rows(again, "order_id", "amount") == _rows(table, "order_id", "amount")
+
+
+def test_a_tree_run_again_over_a_new_version_reads_the_new_version(
+    lake, engine: DuckDBEngine
+) -> None:
+    tree = parse_read_only("SELECT count(*) AS n FROM silver.orders")
+    first = engine.execute(tree, tables={"silver.orders": _orders(lake)})
+    later = engine.execute(tree, tables={"silver.orders": _append_order(lake)})
+    assert later.column("n")[0].as_py() == first.column("n")[0].as_py() + 1
+
+
 def test_partition_values_stay_strings(lake, engine: DuckDBEngine) -> None:
     source = _orders(lake)
     table = engine.execute(

@@ -225,3 +225,21 @@ def test_query_mistakes_reach_the_caller(applied: Gnomon) -> None:
         applied.query(["revenue"], by=["country"])
     with pytest.raises(NotFound, match="No metric is called 'revenu'"):
         applied.query(["revenu"])
+
+
+def test_a_changed_definition_is_compiled_afresh(tmp_path: Path) -> None:
+    project = new_project(tmp_path / "project")
+    with opened(project) as app:
+        write_metrics(project, METRICS)
+        app.semantic.apply(ctx=app.context())
+        service = app.semantic_service(cache_entries=0)  # no result cache: every query runs
+        first = service.query(MetricQuery.build(["revenue"]), ctx=app.context())
+        again = service.query(MetricQuery.build(["revenue"]), ctx=app.context())
+        assert again.compiled is first.compiled  # the same question is compiled once
+        assert first.table.to_pylist() == [{"revenue": 100.0}]
+
+        write_metrics(project, METRICS.replace("expr: amount", "expr: amount * 2"))
+        app.semantic.apply(ctx=app.context())
+        changed = service.query(MetricQuery.build(["revenue"]), ctx=app.context())
+        assert changed.compiled is not first.compiled
+        assert changed.table.to_pylist() == [{"revenue": 200.0}]

@@ -8,10 +8,10 @@ exports and samples alike.
 """
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
-from gnomon.catalog import Catalog, CatalogMemo, ChangeWatch
+from gnomon.catalog import Catalog, CatalogMemo, ChangeWatch, PolicyRecord
 from gnomon.context import RequestContext
 from gnomon.engine import Access, TableSource
 from gnomon.errors import Forbidden, InvalidInput, NotFound
@@ -67,10 +67,10 @@ class PolicyService:
         self._resolve = resolve
         self._mask_key = mask_key
         self._audit = audit
-        self._stamps: CatalogMemo[str, tuple[Any, ...]] | None = (
+        self._policies: CatalogMemo[str, _Policies] | None = (
             None
             if changes is None
-            else CatalogMemo(changes, load=self._read_stamp, scope=lambda tenant, _stamp: tenant)
+            else CatalogMemo(changes, load=self._read, scope=lambda tenant, _policies: tenant)
         )
 
     def access(self, ctx: RequestContext, tables: Mapping[str, TableSource]) -> Access:
@@ -86,9 +86,7 @@ class PolicyService:
         """
         if ADMIN_ROLE in ctx.principal.roles or not tables:
             return Access(ctx.tenant)
-        with self._catalog.transaction(read_only=True) as tx:
-            records = tx.policies.list(tenant=ctx.tenant)
-        rows, masks = rules_from_records(records)
+        rows, masks = rules_from_records(self._current(ctx.tenant).records)
         rows = [r for r in rows if applies_to(r.roles, ctx.principal)]
         masks = [m for m in masks if applies_to(m.roles, ctx.principal)]
         if not rows and not masks:
@@ -122,14 +120,19 @@ class PolicyService:
 
     def stamp(self, ctx: RequestContext) -> tuple[Any, ...]:
         """Changes whenever the tenant's policies change: part of every result cache key."""
-        if self._stamps is not None:
-            return self._stamps.get(ctx.tenant)
-        return self._read_stamp(ctx.tenant)
+        return self._current(ctx.tenant).stamp
 
-    def _read_stamp(self, tenant: str) -> tuple[Any, ...]:
+    def _current(self, tenant: str) -> "_Policies":
+        """The tenant's policies, kept in memory while none changes."""
+        if self._policies is not None:
+            return self._policies.get(tenant)
+        return self._read(tenant)
+
+    def _read(self, tenant: str) -> "_Policies":
         with self._catalog.transaction(read_only=True) as tx:
-            records = tx.policies.list(tenant=tenant)
-        return tuple(sorted((r.name, r.updated_at.isoformat(), r.enabled) for r in records))
+            records = tuple(tx.policies.list(tenant=tenant))
+        stamp = tuple(sorted((r.name, r.updated_at.isoformat(), r.enabled) for r in records))
+        return _Policies(records, stamp)
 
     def save(
         self,
@@ -243,3 +246,11 @@ def _checked(kind: str, table: str, spec: dict[str, Any], columns: list[str]) ->
             clean["value"] = str(spec.get("value", "***"))
         return clean
     raise InvalidInput(f"{kind!r} is not a policy kind.", hint="Use 'row' or 'mask'.")
+
+
+@dataclass(frozen=True, slots=True)
+class _Policies:
+    """A tenant's policy records, and the stamp result-cache keys carry."""
+
+    records: tuple[PolicyRecord, ...]
+    stamp: tuple[Any, ...]
