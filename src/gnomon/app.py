@@ -360,6 +360,7 @@ class Gnomon:
                 engine=self.engine,
                 resolve=self.snapshot,
                 clock=self.clock,
+                changes=self.changes,
             ),
         )
 

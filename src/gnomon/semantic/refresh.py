@@ -10,7 +10,9 @@ old rollup or the new one, never a mix. When the old files are gone (vacuumed) o
 changed, the rollup is rebuilt in full.
 """
 
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -20,7 +22,14 @@ from typing import Any
 import pyarrow as pa
 from sqlglot import exp
 
-from gnomon.catalog import Catalog, RollupRecord, hold_lease, process_owner
+from gnomon.catalog import (
+    Catalog,
+    CatalogMemo,
+    ChangeWatch,
+    RollupRecord,
+    hold_lease,
+    process_owner,
+)
 from gnomon.clock import Clock
 from gnomon.context import RequestContext
 from gnomon.engine import Engine, TableSource, scope_to_tenant
@@ -32,6 +41,7 @@ from gnomon.semantic.time import TimeRange, bucket_expression, next_bucket
 __all__ = ["RefreshResult", "RollupService", "RollupStatus"]
 
 _TIME = "time"
+_SNAPSHOTS_KEPT = 64
 _SPAN_GRAINS = frozenset({"week", "month", "quarter", "year", "fiscal_quarter", "fiscal_year"})
 
 
@@ -105,6 +115,7 @@ class RollupService:
         engine: Engine,
         resolve: Callable[[str, str], TableSource],
         clock: Clock,
+        changes: ChangeWatch | None = None,
     ) -> None:
         self._catalog = catalog
         self._lake = lake
@@ -112,6 +123,17 @@ class RollupService:
         self._resolve = resolve
         self._clock = clock
         self._owner = process_owner()
+        # What every query with rollups on reads: the tenant's rollup states (kept while the
+        # tenant's generation stands), the plans of a layer, and rollup table versions (which
+        # never change once written).
+        self._states: CatalogMemo[str, dict[str, RollupRecord]] | None = (
+            None
+            if changes is None
+            else CatalogMemo(changes, load=self._read_states, scope=lambda tenant, _s: tenant)
+        )
+        self._plans: tuple[SemanticLayer | None, list[RollupPlan]] = (None, [])
+        self._snapshots: OrderedDict[tuple[str, int], TableSnapshot] = OrderedDict()
+        self._kept_lock = threading.Lock()
 
     def status(self, layer: SemanticLayer, *, ctx: RequestContext) -> list[RollupStatus]:
         """Every rollup the definitions call for, and its state for the tenant."""
@@ -144,9 +166,10 @@ class RollupService:
         plans: dict[str, RollupPlan] = {}
         tables: dict[str, TableSource] = {}
         stale: dict[str, str] = {}
-        with self._catalog.transaction(read_only=True) as tx:
-            states = {r.name: r for r in tx.rollups.list(tenant=ctx.tenant)}
-        for plan in plan_rollups(layer):
+        states = (
+            self._read_states(ctx.tenant) if self._states is None else self._states.get(ctx.tenant)
+        )
+        for plan in self._plans_of(layer):
             record = states.get(plan.name)
             source = self._resolve(plan.model.layer, plan.model.table)
             state = _state(record, plan, source.version)
@@ -156,10 +179,34 @@ class RollupService:
                 )
                 continue
             plans[plan.model.name] = plan
-            tables[plan.table_key] = self._lake.snapshot(
-                Layer.GOLD, plan.name, version=record.table_version
-            )
+            tables[plan.table_key] = self._snapshot(plan.name, record.table_version)
         return plans, tables, stale
+
+    def _read_states(self, tenant: str) -> dict[str, RollupRecord]:
+        with self._catalog.transaction(read_only=True) as tx:
+            return {r.name: r for r in tx.rollups.list(tenant=tenant)}
+
+    def _plans_of(self, layer: SemanticLayer) -> list[RollupPlan]:
+        kept_layer, kept = self._plans
+        if kept_layer is layer:
+            return kept
+        plans = plan_rollups(layer)
+        self._plans = (layer, plans)
+        return plans
+
+    def _snapshot(self, name: str, version: int) -> TableSnapshot:
+        """A rollup table version's snapshot (a version never changes, so it is kept)."""
+        key = (name, version)
+        with self._kept_lock:
+            found = self._snapshots.get(key)
+        if found is not None:
+            return found
+        snapshot = self._lake.snapshot(Layer.GOLD, name, version=version)
+        with self._kept_lock:
+            self._snapshots[key] = snapshot
+            while len(self._snapshots) > _SNAPSHOTS_KEPT:
+                self._snapshots.popitem(last=False)
+        return snapshot
 
     def refresh(
         self, layer: SemanticLayer, *, ctx: RequestContext, full: bool = False
@@ -209,6 +256,9 @@ class RollupService:
             rows = pa.concat_tables([kept, fresh_rows])
         else:
             rows = fresh_rows
+        # In time order, so each row group covers a span of days: a query over a range reads
+        # only the groups that overlap it (their min/max tell the engine), not the whole rollup.
+        rows = rows.sort_by([(_TIME, "ascending")])
         version = self._lake.overwrite_partition(
             Layer.GOLD,
             plan.name,

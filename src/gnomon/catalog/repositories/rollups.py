@@ -151,6 +151,7 @@ class RollupRepository(Repository):
         row = self._session.scalars(
             statement.returning(Rollup), execution_options={"populate_existing": True}
         ).one()
+        self._changed(tenant)
         return _record(row)
 
     def remove(self, *, tenant: str, name: str) -> bool:
@@ -164,4 +165,6 @@ class RollupRepository(Repository):
             .where(Rollup.tenant_id == tenant, Rollup.name == name)
             .returning(Rollup.id)
         ).all()
+        if removed:
+            self._changed(tenant)
         return bool(removed)
