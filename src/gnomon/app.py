@@ -402,47 +402,6 @@ class Gnomon:
             query, ctx=ctx or self.context(), engine=engine, use_rollups=use_rollups
         )
 
-    async def query_cached(
-        self,
-        metrics: Sequence[str],
-        *,
-        ctx: RequestContext,
-        by: Sequence[str] = (),
-        grain: str | None = None,
-        start: date | datetime | str | None = None,
-        end: date | datetime | str | None = None,
-        where: str | None = None,
-        order: Sequence[str] = (),
-        limit: int | None = None,
-        engine: str | None = None,
-        use_rollups: bool = True,
-        admit: Callable[[], None] | None = None,
-    ) -> MetricResult | None:
-        """:meth:`query` answered from memory, for an event loop; ``None`` means "call query".
-
-        Only a cached answer that memory alone shows to be current is given (no catalog or lake
-        read, so the loop never waits on one); its read is audited like any other, and this
-        returns once the audit entry has committed. Anything else, including a malformed
-        query, is left to :meth:`query`, which reports it. ``admit`` runs once an answer is
-        found and before it is audited (an API server's rate limit); what it raises is raised.
-        """
-        try:
-            query = MetricQuery.build(
-                metrics,
-                by=by,
-                grain=grain,
-                start=start,
-                end=end,
-                where=where,
-                order=order,
-                limit=limit,
-            )
-        except ValueError:
-            return None
-        return await self.answer_cached(
-            query, ctx=ctx, engine=engine, use_rollups=use_rollups, admit=admit
-        )
-
     async def answer_cached(
         self,
         query: MetricQuery,
@@ -452,7 +411,13 @@ class Gnomon:
         use_rollups: bool = True,
         admit: Callable[[], None] | None = None,
     ) -> MetricResult | None:
-        """:meth:`query_cached` of a query already built."""
+        """``query`` answered from memory, for an event loop; ``None`` means "call query".
+
+        Only a cached answer that memory alone shows to be current is given (no catalog or lake
+        read, so the loop never waits on one); its read is audited like any other, and this
+        returns once the audit entry has committed. ``admit`` runs once an answer is found and
+        before it is audited (an API server's rate limit); what it raises is raised.
+        """
         result = self.semantic.cached(query, ctx=ctx, engine=engine, use_rollups=use_rollups)
         if result is None:
             return None

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from pydantic import ValidationError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gnomon.api.routes.query import MetricQueryRequest
+from gnomon.api.routes.query import MetricQueryRequest, query_of
 from gnomon.api.security import identify
 from gnomon.catalog import NotInMemory, memory_only
 from gnomon.context import Principal, RequestContext
@@ -134,17 +134,10 @@ class CachedAnswers:
             # JSON first, then the model, as the route does (pydantic's JSON mode reads some
             # values differently).
             request = MetricQueryRequest.model_validate(json.loads(body))
-            query = MetricQuery.build(
-                request.metrics,
-                by=request.by,
-                grain=request.grain,
-                start=request.start,
-                end=request.end,
-                where=request.where,
-                order=request.order,
-                limit=request.limit,
-            )
         except (ValueError, ValidationError):
+            return None
+        query = query_of(request)
+        if query is None:
             return None
         parsed = (request, query)
         if len(body) <= _KEEP_BODIES_UP_TO:

@@ -18,8 +18,9 @@ from starlette.concurrency import run_in_threadpool
 from gnomon.api.schemas import ERROR_RESPONSES, operation_id
 from gnomon.api.security import requires
 from gnomon.context import RequestContext
+from gnomon.semantic import MetricQuery
 
-__all__ = ["EncodedAnswers", "router"]
+__all__ = ["EncodedAnswers", "MetricQueryRequest", "query_of", "router"]
 
 router = APIRouter(
     prefix="/api/v1",
@@ -88,6 +89,30 @@ class EncodedAnswers:
         return found[1]
 
 
+def _arguments(body: MetricQueryRequest) -> dict[str, Any]:
+    """The request's arguments of :meth:`Gnomon.query` besides the metrics."""
+    return {
+        "by": body.by,
+        "grain": body.grain,
+        "start": body.start,
+        "end": body.end,
+        "where": body.where,
+        "order": body.order,
+        "limit": body.limit,
+        "engine": body.engine,
+    }
+
+
+def query_of(body: MetricQueryRequest) -> MetricQuery | None:
+    """The request as a :class:`MetricQuery`, or ``None`` when it is malformed."""
+    arguments = _arguments(body)
+    del arguments["engine"]
+    try:
+        return MetricQuery.build(body.metrics, **arguments)
+    except ValueError:
+        return None
+
+
 def _rows(table: pa.Table, *, truncated: bool = False) -> Rows:
     columns = list(table.column_names)
     data = table.to_pydict()
@@ -127,37 +152,17 @@ async def metrics_query(
 ) -> Rows | Response:
     """Metric values from the governed definitions (cached, rollups where exact)."""
     state = request.app.state.gnomon
-    with state.queries.slot(ctx.tenant):
-        hit = await state.app.query_cached(
-            body.metrics,
-            by=body.by,
-            grain=body.grain,
-            start=body.start,
-            end=body.end,
-            where=body.where,
-            order=body.order,
-            limit=body.limit,
-            engine=body.engine,
-            ctx=ctx,
-        )
-    if hit is not None:
-        encoded: EncodedAnswers = state.encoded
-        return encoded.response(hit.table)
+    query = query_of(body)  # None when malformed: the query below says what is wrong
+    if query is not None:
+        with state.queries.slot(ctx.tenant):
+            hit = await state.app.answer_cached(query, ctx=ctx, engine=body.engine)
+        if hit is not None:
+            encoded: EncodedAnswers = state.encoded
+            return encoded.response(hit.table)
 
     def run() -> Rows:
         with state.queries.slot(ctx.tenant):
-            result = state.app.query(
-                body.metrics,
-                by=body.by,
-                grain=body.grain,
-                start=body.start,
-                end=body.end,
-                where=body.where,
-                order=body.order,
-                limit=body.limit,
-                engine=body.engine,
-                ctx=ctx,
-            )
+            result = state.app.query(body.metrics, **_arguments(body), ctx=ctx)
         return _rows(result.table)
 
     return await run_in_threadpool(run)
