@@ -39,7 +39,7 @@ from gnomon.engine import (
     apply_access,
     tenant_only,
 )
-from gnomon.errors import InvalidInput, NotFound
+from gnomon.errors import Conflict, InvalidInput, NotFound
 from gnomon.semantic.cache import ResultCache
 from gnomon.semantic.compiler import CompiledQuery, compile_query
 from gnomon.semantic.errors import MetricQueryError
@@ -178,15 +178,20 @@ class SemanticService:
         definitions: Sequence[Definition] | None = None,
         prune: bool = True,
         dry_run: bool = False,
+        expected: Sequence[DefinitionRecord] | None = None,
     ) -> ApplyResult:
         """Check the definitions (the project's files by default) and store what changed.
 
         All of them are checked together against the lake before anything is stored; one bad
         definition stores nothing. With ``prune``, stored definitions that are no longer given
         are retired. With ``dry_run`` nothing is stored: the result says what would change.
+        ``expected`` are the stored definitions the given ones were made from (a change to one
+        definition among the others): if the tenant's definitions are no longer those when the
+        change is stored, nothing is stored, so no concurrent change is lost.
 
         Raises:
             DefinitionError: any problem, each named with its file and key.
+            Conflict: the stored definitions are no longer ``expected``; retrying is safe.
         """
         items = (
             list(definitions)
@@ -198,6 +203,17 @@ class SemanticService:
         with self._catalog.transaction() as tx:
             if dry_run:
                 return _planned(tx.definitions.current(tenant=ctx.tenant), items, prune=prune)
+            if expected is not None:
+                tx.definitions.lock(tenant=ctx.tenant)
+                now = {
+                    (r.kind, r.name, r.version) for r in tx.definitions.current(tenant=ctx.tenant)
+                }
+                if now != {(r.kind, r.name, r.version) for r in expected}:
+                    raise Conflict(
+                        "The tenant's definitions changed while this change was being checked;"
+                        " nothing was stored.",
+                        hint="Retry the request: it is checked again against the new definitions.",
+                    )
             given = set()
             for item in items:
                 given.add((item.kind, item.name))

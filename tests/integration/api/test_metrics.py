@@ -178,3 +178,26 @@ def test_editors_write_metrics_and_analysts_do_not(world: World) -> None:
     )
     assert body["details"]["permission"] == "metrics:write"
     assert world.get("/api/v1/metrics", analyst).status_code == 200
+
+
+def test_a_change_made_from_definitions_that_moved_on_is_refused_with_409(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    added, name = _name(), _name()
+    assert _put(world, added, {"measure": "orders.units"}).status_code == 200
+    semantic = world.app.semantic
+    real = semantic.stored
+
+    def as_before_the_last_change(*, ctx: Any) -> Any:
+        # What a request read just before another one stored ``added``.
+        return [r for r in real(ctx=ctx) if r.name != added]
+
+    monkeypatch.setattr(semantic, "stored", as_before_the_last_change)
+    body = assert_error(_put(world, name, {"measure": "orders.units"}), 409, "conflict")
+    assert "Retry" in body["details"]["hint"]
+    monkeypatch.undo()
+    names = {
+        m["name"] for m in world.get("/api/v1/metrics", world.admin_a, limit=500).json()["items"]
+    }
+    assert added in names and name not in names  # nothing lost, nothing half-stored
+    assert _put(world, name, {"measure": "orders.units"}).status_code == 200  # a retry goes through

@@ -10,8 +10,8 @@ import pyarrow as pa
 import pytest
 
 from gnomon.app import Gnomon
-from gnomon.errors import NotFound
-from gnomon.semantic import DefinitionError, MetricQuery, MetricQueryError
+from gnomon.errors import Conflict, NotFound
+from gnomon.semantic import Definition, DefinitionError, MetricQuery, MetricQueryError
 
 METRICS = """
 calendar: {time_zone: UTC}
@@ -243,3 +243,32 @@ def test_a_changed_definition_is_compiled_afresh(tmp_path: Path) -> None:
         changed = service.query(MetricQuery.build(["revenue"]), ctx=app.context())
         assert changed.compiled is not first.compiled
         assert changed.table.to_pylist() == [{"revenue": 200.0}]
+
+
+def test_a_change_checked_against_definitions_that_have_moved_on_stores_nothing(
+    tmp_path: Path,
+) -> None:
+    project = new_project(tmp_path / "project")
+    with opened(project) as app:
+        ctx = app.context()
+        write_metrics(project, METRICS)
+        app.semantic.apply(ctx=ctx)
+        read = app.semantic.stored(ctx=ctx)  # what a change to "revenue" is made from
+        # Meanwhile another request changes "orders".
+        changed = METRICS.replace(
+            "orders: {measure: orders.orders}", "orders: {measure: orders.orders, unit: orders}"
+        )
+        write_metrics(project, changed)
+        app.semantic.apply(ctx=ctx)
+        before = {(r.kind, r.name, r.version) for r in app.semantic.stored(ctx=ctx)}
+        # Storing "revenue" with the others as read would undo that change; it is refused.
+        stale = [Definition(r.kind, r.name, r.spec, r.source or "") for r in read]
+        with pytest.raises(Conflict, match="changed while this change was being checked"):
+            app.semantic.apply(ctx=ctx, definitions=stale, prune=True, expected=read)
+        assert {(r.kind, r.name, r.version) for r in app.semantic.stored(ctx=ctx)} == before
+        # Made from what is stored now, the same kind of change goes through.
+        now = app.semantic.stored(ctx=ctx)
+        fresh = [Definition(r.kind, r.name, r.spec, r.source or "") for r in now]
+        assert (
+            app.semantic.apply(ctx=ctx, definitions=fresh, prune=True, expected=now).created == ()
+        )

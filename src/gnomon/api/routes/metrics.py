@@ -125,7 +125,7 @@ def _put(request: Request, ctx: RequestContext, kind: DefinitionKind, name: str,
     others = [r for r in stored if (r.kind, r.name) != (kind, name)]
     with own_tenant(ctx):
         result = app.semantic.apply(
-            ctx=ctx, definitions=[*_current(others), definition], prune=False
+            ctx=ctx, definitions=[*_current(others), definition], prune=False, expected=stored
         )
     [row] = [r for r in result.rows() if (r["kind"], r["name"]) == (kind, name)]
     if row["change"] != "unchanged":
@@ -199,7 +199,7 @@ def delete_metric(
     if not any((r.kind, r.name) == ("metric", name) for r in stored):
         raise NotFound(f"No metric is called {name!r}.", metric=name)
     others = [r for r in stored if (r.kind, r.name) != ("metric", name)]
-    app.semantic.apply(ctx=ctx, definitions=_current(others), prune=True)
+    app.semantic.apply(ctx=ctx, definitions=_current(others), prune=True, expected=stored)
     app.audit.record(ctx, "metric.delete", target=name)
     return Response(status_code=204)
 

@@ -8,9 +8,10 @@ less the deleted ones.
 """
 
 import copy
+import hashlib
 from typing import Any, cast
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from gnomon.catalog.models import Definition
 from gnomon.catalog.records import DEFINITION_KINDS, DefinitionKind, DefinitionRecord
@@ -47,6 +48,17 @@ class DefinitionRepository(Repository):
     """Versions of a tenant's definitions, keyed by (kind, name); a version never changes."""
 
     __slots__ = ()
+
+    def lock(self, *, tenant: str) -> None:
+        """Make this transaction the tenant's only writer of definitions until it ends.
+
+        A change checked against the tenant's current definitions must find them as it read
+        them (PostgreSQL: a transaction-level advisory lock; SQLite's write lock already does).
+        """
+        if self._session.get_bind().dialect.name == "postgresql":
+            digest = hashlib.sha256(f"gnomon.definitions:{tenant}".encode()).digest()
+            key = int.from_bytes(digest[:8], "big", signed=True)
+            self._session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
     def current(self, *, tenant: str, kind: str | None = None) -> list[DefinitionRecord]:
         """The latest version of every definition that has not been removed.
