@@ -185,7 +185,10 @@ def put_metric(
     request: Request,
     ctx: Annotated[RequestContext, requires("metrics:write")],
 ) -> ApplyChange:
-    """Create or replace a metric; checked with the tenant's other definitions first."""
+    """Create or replace a metric; checked with the tenant's other definitions first.
+
+    409 when the tenant's definitions changed while it was checked: nothing is stored; retry.
+    """
     return ApplyChange.model_validate(_put(request, ctx, "metric", name, spec))
 
 
@@ -193,7 +196,10 @@ def put_metric(
 def delete_metric(
     name: Name, request: Request, ctx: Annotated[RequestContext, requires("metrics:write")]
 ) -> Response:
-    """Retire a metric; refused (422) while other metrics are computed from it."""
+    """Retire a metric; refused (422) while other metrics are computed from it.
+
+    409 when the tenant's definitions changed meanwhile: nothing is retired; retry.
+    """
     app = state_of(request).app
     stored = app.semantic.stored(ctx=ctx)
     if not any((r.kind, r.name) == ("metric", name) for r in stored):
@@ -224,5 +230,8 @@ def put_semantic_model(
     request: Request,
     ctx: Annotated[RequestContext, requires("metrics:write")],
 ) -> ApplyChange:
-    """Create or replace a semantic model; the metrics built on it are checked against it."""
+    """Create or replace a semantic model; the metrics built on it are checked against it.
+
+    409 when the tenant's definitions changed while it was checked: nothing is stored; retry.
+    """
     return ApplyChange.model_validate(_put(request, ctx, "semantic_model", name, spec))
