@@ -143,6 +143,9 @@ _SAMPLE_ROWS = 4096
 dictionary then, as Parquet writers do by default."""
 _DICTIONARY_SHARE = 4
 """A column is dictionary-encoded when at most one in this many of its sampled values differ."""
+_SAMPLE_LIMIT = 32_768
+"""At most this many rows of the first batch are judged: counting distinct values of every
+column of a large batch costs more than a tenth of landing it."""
 
 
 def dictionary_columns(batch: pa.RecordBatch) -> bool | list[str]:
@@ -156,6 +159,7 @@ def dictionary_columns(batch: pa.RecordBatch) -> bool | list[str]:
     """
     if batch.num_rows < _SAMPLE_ROWS:
         return True
+    batch = batch.slice(0, _SAMPLE_LIMIT)
     chosen = []
     for name, column in zip(batch.schema.names, batch.columns, strict=True):
         if pa.types.is_nested(column.type) or pa.types.is_dictionary(column.type):

@@ -221,3 +221,12 @@ def test_files_use_the_chosen_encodings(lake: Lake) -> None:
     }
     assert "RLE_DICTIONARY" not in encodings["id"]
     assert "RLE_DICTIONARY" in encodings["status"]
+
+
+def test_a_large_first_batch_is_judged_on_its_first_rows() -> None:
+    # Distinct in its first 40k rows, then one value: judged on the first rows, it is not a
+    # column of repeated values (counting the whole batch would have said it is).
+    n = 200_000
+    head = 40_000
+    batch = pa.record_batch({"code": [f"c{i}" if i < head else "same" for i in range(n)]})
+    assert dictionary_columns(batch) == []
