@@ -359,6 +359,7 @@ class Gnomon:
                 lake=self.lake,
                 engine=self.engine,
                 resolve=self.snapshot,
+                snapshot_at=self._snapshot_at,
                 clock=self.clock,
                 changes=self.changes,
             ),

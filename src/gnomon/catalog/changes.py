@@ -99,12 +99,6 @@ class ChangeWatch:
             self.refresh()
         return self._generations
 
-    @property
-    def fresh(self) -> bool:
-        """Whether the generations in memory may still be used without a read."""
-        read_at = self._read_at
-        return read_at is not None and self._monotonic() - read_at < self._interval_s
-
     def refresh(self) -> None:
         """Read every generation now (one statement)."""
         require_io("read the catalog's change generations")
@@ -168,11 +162,6 @@ class CatalogMemo(Generic[K, V]):
         if kept is not None:
             self._put(key, (kept, generations.get(kept, 0), value))
         return value
-
-    def clear(self) -> None:
-        """Forget every value (they are read again on next use)."""
-        with self._lock:
-            self._entries.clear()
 
     def _put(self, key: K, entry: tuple[str, int, V]) -> None:
         with self._lock:

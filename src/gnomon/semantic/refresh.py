@@ -10,9 +10,7 @@ old rollup or the new one, never a mix. When the old files are gone (vacuumed) o
 changed, the rollup is rebuilt in full.
 """
 
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -41,7 +39,6 @@ from gnomon.semantic.time import TimeRange, bucket_expression, next_bucket
 __all__ = ["RefreshResult", "RollupService", "RollupStatus"]
 
 _TIME = "time"
-_SNAPSHOTS_KEPT = 64
 _SPAN_GRAINS = frozenset({"week", "month", "quarter", "year", "fiscal_quarter", "fiscal_year"})
 
 
@@ -114,6 +111,7 @@ class RollupService:
         lake: Lake,
         engine: Engine,
         resolve: Callable[[str, str], TableSource],
+        snapshot_at: Callable[[Layer, str, int], TableSnapshot],
         clock: Clock,
         changes: ChangeWatch | None = None,
     ) -> None:
@@ -121,26 +119,25 @@ class RollupService:
         self._lake = lake
         self._engine = engine
         self._resolve = resolve
+        self._snapshot_at = snapshot_at
         self._clock = clock
         self._owner = process_owner()
         # What every query with rollups on reads: the tenant's rollup states (kept while the
-        # tenant's generation stands), the plans of a layer, and rollup table versions (which
-        # never change once written).
+        # tenant's generation stands) and the plans of a layer; ``snapshot_at`` keeps the
+        # snapshots of table versions.
         self._states: CatalogMemo[str, dict[str, RollupRecord]] | None = (
             None
             if changes is None
             else CatalogMemo(changes, load=self._read_states, scope=lambda tenant, _s: tenant)
         )
         self._plans: tuple[SemanticLayer | None, list[RollupPlan]] = (None, [])
-        self._snapshots: OrderedDict[tuple[str, int], TableSnapshot] = OrderedDict()
-        self._kept_lock = threading.Lock()
 
     def status(self, layer: SemanticLayer, *, ctx: RequestContext) -> list[RollupStatus]:
         """Every rollup the definitions call for, and its state for the tenant."""
         out = []
         with self._catalog.transaction(read_only=True) as tx:
             states = {r.name: r for r in tx.rollups.list(tenant=ctx.tenant)}
-        for plan in plan_rollups(layer):
+        for plan in self._plans_of(layer):
             source = self._resolve(plan.model.layer, plan.model.table)
             record = states.get(plan.name)
             out.append(
@@ -179,7 +176,7 @@ class RollupService:
                 )
                 continue
             plans[plan.model.name] = plan
-            tables[plan.table_key] = self._snapshot(plan.name, record.table_version)
+            tables[plan.table_key] = self._snapshot_at(Layer.GOLD, plan.name, record.table_version)
         return plans, tables, stale
 
     def _read_states(self, tenant: str) -> dict[str, RollupRecord]:
@@ -194,20 +191,6 @@ class RollupService:
         self._plans = (layer, plans)
         return plans
 
-    def _snapshot(self, name: str, version: int) -> TableSnapshot:
-        """A rollup table version's snapshot (a version never changes, so it is kept)."""
-        key = (name, version)
-        with self._kept_lock:
-            found = self._snapshots.get(key)
-        if found is not None:
-            return found
-        snapshot = self._lake.snapshot(Layer.GOLD, name, version=version)
-        with self._kept_lock:
-            self._snapshots[key] = snapshot
-            while len(self._snapshots) > _SNAPSHOTS_KEPT:
-                self._snapshots.popitem(last=False)
-        return snapshot
-
     def refresh(
         self, layer: SemanticLayer, *, ctx: RequestContext, full: bool = False
     ) -> list[RefreshResult]:
@@ -217,7 +200,7 @@ class RollupService:
             Conflict: another process is refreshing the same rollup.
         """
         results = []
-        for plan in plan_rollups(layer):
+        for plan in self._plans_of(layer):
             with hold_lease(
                 self._catalog,
                 f"rollup:{plan.name}",

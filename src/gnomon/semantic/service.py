@@ -55,6 +55,8 @@ __all__ = ["ApplyResult", "MetricResult", "SemanticService", "read_details"]
 
 _COMPILED_KEPT = 256
 """Compiled queries kept per layer."""
+_SCOPED_KEPT = 64
+"""Scoped trees kept per compiled query (one per tenant and set of access rules)."""
 _KINDS_ORDER = {"calendar": 0, "semantic_model": 1, "metric": 2}
 
 
@@ -158,8 +160,7 @@ class SemanticService:
         )
         self._layer_cache: tuple[tuple[Any, Any], SemanticLayer] | None = None
         self._compile_lock = threading.Lock()
-        self._scoped_trees: OrderedDict[Hashable, tuple[CompiledQuery, exp.Query]] = OrderedDict()
-        self._compile_cache: tuple[SemanticLayer | None, OrderedDict[Hashable, CompiledQuery]] = (
+        self._compile_cache: tuple[SemanticLayer | None, OrderedDict[Hashable, _Prepared]] = (
             None,
             OrderedDict(),
         )
@@ -438,10 +439,11 @@ class SemanticService:
                 return replace(hit, cached=True, elapsed_s=time.perf_counter() - started)
         runner = self._engine(engine_name)
         layer = self.layer(ctx=ctx, records=records)
-        compiled, tables, _, access = self._compile(
+        prepared, tables, _, access = self._compile(
             query, ctx=ctx, runner=runner, use_rollups=use_rollups, records=records
         )
-        tree = self._scoped(compiled, access)
+        compiled = prepared.compiled
+        tree = prepared.scoped(access)
         table = _uniform(runner.execute(tree, tables=tables, relations=compiled.relations))
         sources = {
             layer.models[name].table_key: self._resolve(
@@ -499,9 +501,10 @@ class SemanticService:
         """How ``query`` would be answered: engine, tables and versions, rollups, the SQL."""
         engine_name = engine or self._default_engine
         runner = self._engine(engine_name)
-        compiled, tables, stale, access = self._compile(
+        prepared, tables, stale, access = self._compile(
             query, ctx=ctx, runner=runner, use_rollups=use_rollups
         )
+        compiled = prepared.compiled
         tree = apply_access(compiled.tree, access, show_keys=False)
         time_range = compiled.time_range
         refusals = {**stale, **compiled.rollup_refusals}
@@ -528,7 +531,7 @@ class SemanticService:
         runner: Engine,
         use_rollups: bool,
         records: Sequence[DefinitionRecord] | None = None,
-    ) -> tuple[CompiledQuery, dict[str, TableSource], dict[str, str], Access]:
+    ) -> tuple["_Prepared", dict[str, TableSource], dict[str, str], Access]:
         layer = self.layer(ctx=ctx, records=records)
         used = {
             base.model.name: base.model
@@ -553,28 +556,27 @@ class SemanticService:
                 if access.restricts(table):
                     del plans[model_name]
                     stale[model_name] = f"row or column policies apply to {table} for this user"
-        compiled = self._compiled(layer, query, dialect=runner.dialect, rollups=plans)
+        prepared = self._prepared(layer, query, dialect=runner.dialect, rollups=plans)
         tables = {
             key: rollup_tables[key]
             if key in rollup_tables
             else sources.get(key) or self._resolve(*key.split(".", 1))
-            for key in compiled.tables
+            for key in prepared.compiled.tables
         }
-        return compiled, tables, stale, access
+        return prepared, tables, stale, access
 
-    def _compiled(
+    def _prepared(
         self,
         layer: SemanticLayer,
         query: MetricQuery,
         *,
         dialect: str,
         rollups: Mapping[str, "RollupPlan"],
-    ) -> CompiledQuery:
+    ) -> "_Prepared":
         """:func:`compile_query`, kept per layer: a dashboard asks the same questions again.
 
         A compiled query depends only on the layer (the definitions over the tables' current
         schemas), the query, the dialect and the rollups chosen; a new layer starts afresh.
-        Its tree is never changed by its users (access rules apply to a copy).
         """
         key = (
             query,
@@ -589,32 +591,14 @@ class SemanticService:
             if found is not None:
                 kept.move_to_end(key)
                 return found
-        compiled = compile_query(layer, query, dialect=dialect, rollups=rollups)
+        prepared = _Prepared(compile_query(layer, query, dialect=dialect, rollups=rollups))
         with self._compile_lock:
             if self._compile_cache[0] is layer:
                 kept = self._compile_cache[1]
-                kept[key] = compiled
+                kept[key] = prepared
                 while len(kept) > _COMPILED_KEPT:
                     kept.popitem(last=False)
-        return compiled
-
-    def _scoped(self, compiled: CompiledQuery, access: Access) -> exp.Query:
-        """``apply_access`` of a compiled tree, kept: the same tree for the same question.
-
-        Engines keep the SQL they render per tree, so the second run of a question skips
-        scoping and rendering. Neither tree is changed after it is made.
-        """
-        key = (id(compiled), _access_key(access))
-        with self._compile_lock:
-            found = self._scoped_trees.get(key)
-            if found is not None and found[0] is compiled:
-                return found[1]
-        tree = apply_access(compiled.tree, access)
-        with self._compile_lock:
-            self._scoped_trees[key] = (compiled, tree)
-            while len(self._scoped_trees) > _COMPILED_KEPT:
-                self._scoped_trees.popitem(last=False)
-        return tree
+        return prepared
 
     def rollup_status(self, *, ctx: RequestContext) -> list[dict[str, Any]]:
         """The rollups the definitions call for and their state."""
@@ -703,6 +687,34 @@ def _planned(
         (r.kind, r.name, r.version + 1) for r in stored if prune and (r.kind, r.name) not in given
     ]
     return ApplyResult(tuple(created), tuple(updated), tuple(unchanged), tuple(retired))
+
+
+class _Prepared:
+    """A compiled query and its trees scoped per access rules, kept with it.
+
+    Engines keep the SQL they render per tree, so asking the same question again skips
+    scoping and rendering. No tree is changed once made (access rules apply to a copy).
+    """
+
+    __slots__ = ("_lock", "_scoped", "compiled")
+
+    def __init__(self, compiled: CompiledQuery) -> None:
+        self.compiled = compiled
+        self._scoped: dict[Hashable, exp.Query] = {}
+        self._lock = threading.Lock()
+
+    def scoped(self, access: Access) -> exp.Query:
+        """``apply_access`` of the compiled tree, made once per tenant and rules."""
+        key = _access_key(access)
+        with self._lock:
+            tree = self._scoped.get(key)
+        if tree is None:
+            tree = apply_access(self.compiled.tree, access)
+            with self._lock:
+                if len(self._scoped) >= _SCOPED_KEPT:
+                    self._scoped.clear()
+                self._scoped[key] = tree
+        return tree
 
 
 class _Key:
