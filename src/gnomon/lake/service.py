@@ -19,7 +19,7 @@ Policy, in one place:
 import logging
 import shutil
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -394,6 +394,7 @@ class Lake:
         data: pa.Table | pa.RecordBatchReader,
         *,
         batch_id: str,
+        text_statistics: bool | Collection[str] = True,
     ) -> StagedFiles:
         """Write rows as data files of the table without committing them.
 
@@ -402,6 +403,9 @@ class Lake:
         references the files until :meth:`commit_staged`: readers of the table do not see them,
         but a query can read them through :attr:`StagedFiles.snapshot` (checks before a
         publish). Pass the result to :meth:`commit_staged` or :meth:`discard_staged`.
+        ``text_statistics`` names the text columns whose files record their minimum and
+        maximum (``True``: all, ``False``: none); a reader can skip row groups on a filter of
+        those, where the values run in order.
 
         Raises:
             InvalidInput: bad address, empty ``batch_id``, missing or null ``_tenant_id``, or a
@@ -430,6 +434,7 @@ class Lake:
             partition_column=TENANT_COLUMN,
             file_rows=_FILE_ROWS,
             row_group_rows=_ROW_GROUP_ROWS,
+            text_statistics=text_statistics,
         )
         try:
             with delta_errors(uri, action=f"staging files of {layer}.{name}"):

@@ -1,10 +1,11 @@
 """Silver gets exactly the rows the contract's full valid query gives over the whole batch.
 
-A load stages the valid rows without the dedupe while a query over the key columns checks, beside
-it, that no key repeats; when one does, the staged files are dropped and the rows staged again
-with the dedupe. These tests compare silver after a load with the plain ``valid`` query (dedupe
-always on) run over the batch in bronze, on batches that keep the shortcut and batches that must
-redo it, and check that the quarantine and the run record still agree with the whole batch.
+A load stages the valid rows without the dedupe while it proves that no key repeats: by the
+keys' ascending order, or when that breaks by a query over the key columns beside the staging;
+when a key does repeat, the staged files are dropped and the rows staged again with the dedupe.
+These tests compare silver after a load with the plain ``valid`` query (dedupe always on) run
+over the batch in bronze, on batches that keep the shortcut and batches that must redo it, and
+check that the quarantine and the run record still agree with the whole batch.
 """
 
 from pathlib import Path
@@ -92,6 +93,19 @@ def test_unique_keys_keep_the_rows_staged_without_a_dedupe(tmp_path: Path) -> No
     assert result.rows_quarantined == 5
     assert rows["silver"] == rows["valid"]
     assert len(rows["silver"]) == 80
+    assert rows["quarantine"] == rows["judged"]
+
+
+def test_unique_keys_out_of_order_are_proven_unique_by_the_query(tmp_path: Path) -> None:
+    # b.csv's keys come before a.csv's: the order breaks at the second file, the key query
+    # finds no repeated key, and the rows staged so far stay.
+    project = _project(
+        tmp_path, {"a.csv": order_rows(50, 30), "b.csv": [*order_rows(0, 30), *FAILING]}
+    )
+    result, rows = _load(project)
+    assert (result.status, result.rows_read, result.rows_written) == ("succeeded", 64, 60)
+    assert rows["silver"] == rows["valid"]
+    assert len(rows["silver"]) == 60
     assert rows["quarantine"] == rows["judged"]
 
 

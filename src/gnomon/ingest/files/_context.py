@@ -89,8 +89,10 @@ class ReadContext:
         schema = self.schema
         if schema is None:
             schema = pa.schema([(name, pa.string()) for name in self.columns or []])
+        # pa.nulls, not pa.array([]): the latter imports pandas (a third of a second) to
+        # check whether the list is a pandas object.
         empty = pa.RecordBatch.from_arrays(
-            [pa.array([], type=field.type) for field in schema], schema=schema
+            [pa.nulls(0, type=field.type) for field in schema], schema=schema
         )
         return ReadBatch(batch=empty, first_row=1)
 
