@@ -3,7 +3,8 @@
 It holds tenants, sources, datasets, contract versions, the versions of semantic definitions,
 the refresh state of rollups, runs, ingested files, the published versions of lake tables, leases,
 the event outbox, and what governance works from: users, custom roles, API keys (as digests),
-access policies and the hash-chained audit log.
+access policies and the hash-chained audit log, and what insights work from: the registry of
+fitted detectors and forecasters and the anomalies scans find.
 
 Use it through a transaction::
 
@@ -26,6 +27,7 @@ from gnomon.catalog.changes import (
     require_io,
 )
 from gnomon.catalog.errors import (
+    AnomalyNotFound,
     CatalogNotMigrated,
     CatalogUnavailable,
     DatasetNotFound,
@@ -37,11 +39,20 @@ from gnomon.catalog.errors import (
 )
 from gnomon.catalog.leasing import HeldLease, hold_lease, owner_is_dead, process_owner
 from gnomon.catalog.records import (
+    ANOMALY_DIRECTIONS,
+    ANOMALY_SEVERITIES,
+    ANOMALY_STATUSES,
     DEFINITION_KINDS,
     FINISHED_RUN_STATUSES,
+    INSIGHT_MODEL_KINDS,
     POLICY_KINDS,
     RUN_KINDS,
     RUN_STATUSES,
+    AnomalyDirection,
+    AnomalyInput,
+    AnomalyRecord,
+    AnomalySeverity,
+    AnomalyStatus,
     ApiKeyRecord,
     AuditCheck,
     AuditRecord,
@@ -50,6 +61,8 @@ from gnomon.catalog.records import (
     DefinitionKind,
     DefinitionRecord,
     IngestedFileRecord,
+    InsightModelKind,
+    InsightModelRecord,
     LeaseRecord,
     NewAuditEntry,
     OutboxRecord,
@@ -60,6 +73,7 @@ from gnomon.catalog.records import (
     RunKind,
     RunRecord,
     RunStatus,
+    SegmentValue,
     SourceRecord,
     TableVersionRecord,
     TenantRecord,
@@ -70,12 +84,14 @@ from gnomon.catalog.repositories import (
     LAKE_SCOPE,
     UPDATABLE_RUN_FIELDS,
     AccessPolicyRepository,
+    AnomalyRepository,
     ApiKeyRepository,
     AuditRepository,
     ContractRepository,
     DatasetRepository,
     DefinitionRepository,
     IngestedFileRepository,
+    InsightModelRepository,
     LeaseRepository,
     OutboxRepository,
     RoleRepository,
@@ -86,21 +102,33 @@ from gnomon.catalog.repositories import (
     TenantRepository,
     UserRepository,
 )
+from gnomon.catalog.series_keys import params_fingerprint, segment_key
 from gnomon.catalog.store import Catalog, CatalogTransaction
 
 __all__ = [
+    "ANOMALY_DIRECTIONS",
+    "ANOMALY_SEVERITIES",
+    "ANOMALY_STATUSES",
     "DEFAULT_INTERVAL_S",
     "DEFINITION_KINDS",
     "DELETED_FINGERPRINT",
     "FINISHED_RUN_STATUSES",
     "GENESIS_HASH",
     "HASHED_AUDIT_FIELDS",
+    "INSIGHT_MODEL_KINDS",
     "LAKE_SCOPE",
     "POLICY_KINDS",
     "RUN_KINDS",
     "RUN_STATUSES",
     "UPDATABLE_RUN_FIELDS",
     "AccessPolicyRepository",
+    "AnomalyDirection",
+    "AnomalyInput",
+    "AnomalyNotFound",
+    "AnomalyRecord",
+    "AnomalyRepository",
+    "AnomalySeverity",
+    "AnomalyStatus",
     "ApiKeyRecord",
     "ApiKeyRepository",
     "AuditCheck",
@@ -123,6 +151,9 @@ __all__ = [
     "HeldLease",
     "IngestedFileRecord",
     "IngestedFileRepository",
+    "InsightModelKind",
+    "InsightModelRecord",
+    "InsightModelRepository",
     "LeaseHeld",
     "LeaseRecord",
     "LeaseRepository",
@@ -141,6 +172,7 @@ __all__ = [
     "RunRecord",
     "RunRepository",
     "RunStatus",
+    "SegmentValue",
     "SourceNotFound",
     "SourceRecord",
     "SourceRepository",
@@ -157,6 +189,8 @@ __all__ = [
     "hold_lease",
     "memory_only",
     "owner_is_dead",
+    "params_fingerprint",
     "process_owner",
     "require_io",
+    "segment_key",
 ]

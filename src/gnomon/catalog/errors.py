@@ -3,6 +3,7 @@
 from gnomon.errors import ConfigError, Conflict, NotFound, Unavailable
 
 __all__ = [
+    "AnomalyNotFound",
     "CatalogNotMigrated",
     "CatalogUnavailable",
     "DatasetNotFound",
@@ -42,6 +43,12 @@ class UserNotFound(NotFound):
     """No user with that id exists for the tenant (a user of another tenant counts as missing)."""
 
     code = "user_not_found"
+
+
+class AnomalyNotFound(NotFound):
+    """No anomaly with that id exists for the tenant (one of another tenant counts as missing)."""
+
+    code = "anomaly_not_found"
 
 
 class LeaseHeld(Conflict):

@@ -31,6 +31,7 @@ from gnomon.catalog._columns import UtcDateTime
 
 __all__ = [
     "AccessPolicy",
+    "Anomaly",
     "ApiKey",
     "AuditEntry",
     "Base",
@@ -39,6 +40,7 @@ __all__ = [
     "Dataset",
     "Definition",
     "IngestedFile",
+    "InsightModel",
     "Lease",
     "OutboxMessage",
     "Role",
@@ -377,3 +379,74 @@ class AuditEntry(Base):
     details: Mapped[dict[str, Any]] = mapped_column(_JSON)
     prev_hash: Mapped[str] = mapped_column(String)
     hash: Mapped[str] = mapped_column(String)
+
+
+class InsightModel(Base):
+    """One registered version of a fitted detector or forecaster configuration for one series.
+
+    The series is (metric, segment); ``segment_key`` is the segment's canonical JSON, so equal
+    segments compare equal in SQL whatever the key order they were given in. The unique
+    constraint keeps version numbers of a series unique and serves "latest version" lookups.
+    """
+
+    __tablename__ = "insight_models"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "kind", "metric", "segment_key", "version"),
+        Index(None, "tenant_id", "kind", "metric"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(String, ForeignKey(_TENANT_FK))
+    kind: Mapped[str] = mapped_column(String)
+    metric: Mapped[str] = mapped_column(String)
+    segment: Mapped[dict[str, Any]] = mapped_column(_JSON)
+    segment_key: Mapped[str] = mapped_column(String)
+    version: Mapped[int] = mapped_column(Integer)
+    params: Mapped[dict[str, Any]] = mapped_column(_JSON)
+    fingerprint: Mapped[str] = mapped_column(String)
+    training_start: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    training_end: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    metrics: Mapped[dict[str, Any]] = mapped_column(_JSON)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    run_id: Mapped[str | None] = mapped_column(String, nullable=True)
+
+
+class Anomaly(Base):
+    """A point of a series that a scan found anomalous, and the feedback people gave on it.
+
+    One row per (tenant, scope, metric, segment, bucket): ``scope`` names the view of the data
+    the scan saw, so a reader is shown only what was found in data they may see.
+    """
+
+    __tablename__ = "anomalies"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "scope", "metric", "segment_key", "time"),
+        Index(None, "tenant_id", "scope", "metric", "time"),
+        Index(None, "tenant_id", "scope", "detected_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(String, ForeignKey(_TENANT_FK))
+    scope: Mapped[str] = mapped_column(String)
+    metric: Mapped[str] = mapped_column(String)
+    grain: Mapped[str] = mapped_column(String)
+    segment: Mapped[dict[str, Any]] = mapped_column(_JSON)
+    segment_key: Mapped[str] = mapped_column(String)
+    time: Mapped[datetime] = mapped_column(UtcDateTime())
+    actual: Mapped[float] = mapped_column(Double)
+    expected: Mapped[float | None] = mapped_column(Double, nullable=True)
+    lower: Mapped[float | None] = mapped_column(Double, nullable=True)
+    upper: Mapped[float | None] = mapped_column(Double, nullable=True)
+    score: Mapped[float] = mapped_column(Double)
+    severity: Mapped[str] = mapped_column(String)
+    direction: Mapped[str] = mapped_column(String)
+    detector: Mapped[str] = mapped_column(String)
+    model_id: Mapped[int | None] = mapped_column(
+        Integer, ForeignKey("insight_models.id"), nullable=True
+    )
+    run_id: Mapped[str | None] = mapped_column(String, nullable=True)
+    evidence: Mapped[dict[str, Any]] = mapped_column(_JSON)
+    status: Mapped[str] = mapped_column(String, server_default="open")
+    feedback_by: Mapped[str | None] = mapped_column(String, nullable=True)
+    feedback_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    detected_at: Mapped[datetime] = mapped_column(UtcDateTime())

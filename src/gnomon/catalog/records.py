@@ -6,16 +6,26 @@ return after the transaction is gone, and a change to it cannot reach the databa
 All timestamps are timezone-aware UTC.
 """
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
 __all__ = [
+    "ANOMALY_DIRECTIONS",
+    "ANOMALY_SEVERITIES",
+    "ANOMALY_STATUSES",
     "DEFINITION_KINDS",
     "FINISHED_RUN_STATUSES",
+    "INSIGHT_MODEL_KINDS",
     "POLICY_KINDS",
     "RUN_KINDS",
     "RUN_STATUSES",
+    "AnomalyDirection",
+    "AnomalyInput",
+    "AnomalyRecord",
+    "AnomalySeverity",
+    "AnomalyStatus",
     "ApiKeyRecord",
     "AuditCheck",
     "AuditRecord",
@@ -24,6 +34,8 @@ __all__ = [
     "DefinitionKind",
     "DefinitionRecord",
     "IngestedFileRecord",
+    "InsightModelKind",
+    "InsightModelRecord",
     "LeaseRecord",
     "OutboxRecord",
     "PolicyKind",
@@ -33,16 +45,17 @@ __all__ = [
     "RunKind",
     "RunRecord",
     "RunStatus",
+    "SegmentValue",
     "SourceRecord",
     "TableVersionRecord",
     "TenantRecord",
     "UserRecord",
 ]
 
-RunKind = Literal["ingest", "build", "maintenance"]
+RunKind = Literal["ingest", "build", "maintenance", "scan"]
 RunStatus = Literal["running", "succeeded", "failed", "blocked", "skipped"]
 
-RUN_KINDS: tuple[RunKind, ...] = ("ingest", "build", "maintenance")
+RUN_KINDS: tuple[RunKind, ...] = ("ingest", "build", "maintenance", "scan")
 RUN_STATUSES: tuple[RunStatus, ...] = ("running", "succeeded", "failed", "blocked", "skipped")
 FINISHED_RUN_STATUSES: tuple[RunStatus, ...] = ("succeeded", "failed", "blocked", "skipped")
 
@@ -53,6 +66,22 @@ DEFINITION_KINDS: tuple[DefinitionKind, ...] = ("semantic_model", "metric", "cal
 PolicyKind = Literal["row", "mask"]
 
 POLICY_KINDS: tuple[PolicyKind, ...] = ("row", "mask")
+
+InsightModelKind = Literal["detector", "forecaster"]
+
+INSIGHT_MODEL_KINDS: tuple[InsightModelKind, ...] = ("detector", "forecaster")
+
+AnomalySeverity = Literal["low", "medium", "high", "critical"]
+AnomalyDirection = Literal["up", "down"]
+AnomalyStatus = Literal["open", "dismissed", "confirmed"]
+
+ANOMALY_SEVERITIES: tuple[AnomalySeverity, ...] = ("low", "medium", "high", "critical")
+"""The severities from least to most severe: ``min_severity`` filters keep this order."""
+ANOMALY_DIRECTIONS: tuple[AnomalyDirection, ...] = ("up", "down")
+ANOMALY_STATUSES: tuple[AnomalyStatus, ...] = ("open", "dismissed", "confirmed")
+
+SegmentValue = str | int | float | bool | None
+"""The value of one dimension in a segment (``{"region": "EMEA"}``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -378,3 +407,97 @@ class AuditCheck:
     entries: int
     first_bad_seq: int | None
     reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class InsightModelRecord:
+    """One fitted configuration of a detector or forecaster for one series, as registered.
+
+    A series is a metric (and, for a segment, the dimension values in ``segment``; ``{}`` is the
+    metric's overall series). Versions of a (tenant, kind, metric, segment) are numbered 1, 2,
+    3 … in the order they were registered. ``segment_key`` is the canonical JSON of ``segment``
+    (sorted keys, no spaces), the form lookups compare. ``fingerprint`` identifies ``params``:
+    the first 32 hex digits of the SHA-256 of their canonical JSON. ``training_start`` and
+    ``training_end`` bound the data it was fitted on when known; ``metrics`` holds what its
+    backtest measured (``{}`` when none); ``run_id`` is the run that fitted it, when known.
+    """
+
+    id: int
+    tenant: str
+    kind: InsightModelKind
+    metric: str
+    segment: dict[str, Any]
+    segment_key: str
+    version: int
+    params: dict[str, Any]
+    fingerprint: str
+    training_start: datetime | None
+    training_end: datetime | None
+    metrics: dict[str, Any]
+    created_at: datetime
+    run_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class AnomalyInput:
+    """An anomaly a scan found, to record: one point of one series that its detector flagged.
+
+    ``time`` is the start of the bucket (an aware datetime) at the metric's ``grain``;
+    ``actual`` is the observed value and ``expected`` (with the band ``lower`` … ``upper``)
+    what the detector expected, when it has an expectation. ``score`` ranks how anomalous the
+    point is (higher is more); ``severity`` is one of :data:`ANOMALY_SEVERITIES` and
+    ``direction`` ``up`` or ``down``. ``model_id`` is the registered model the detector used,
+    and ``evidence`` a JSON object of whatever explains the finding.
+    """
+
+    metric: str
+    grain: str
+    segment: Mapping[str, SegmentValue]
+    time: datetime
+    actual: float
+    expected: float | None
+    lower: float | None
+    upper: float | None
+    score: float
+    severity: str
+    direction: str
+    detector: str
+    model_id: int | None = None
+    evidence: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class AnomalyRecord:
+    """A recorded anomaly and what people said about it.
+
+    One row per (tenant, scope, metric, segment, time): ``scope`` names whose view of the data
+    the scan saw (``""`` for the unrestricted view), so findings on data one reader cannot see
+    are never shown to that reader. ``status`` is ``open`` until someone confirms or dismisses
+    it (``feedback_by`` and ``feedback_at`` say who and when). ``detected_at`` is when it was
+    first recorded; a later scan that scores the point higher updates the score, severity,
+    expectation and evidence but keeps ``detected_at``, ``status`` and feedback.
+    """
+
+    id: int
+    tenant: str
+    scope: str
+    metric: str
+    grain: str
+    segment: dict[str, Any]
+    segment_key: str
+    time: datetime
+    actual: float
+    expected: float | None
+    lower: float | None
+    upper: float | None
+    score: float
+    severity: AnomalySeverity
+    direction: AnomalyDirection
+    detector: str
+    model_id: int | None
+    run_id: str | None
+    evidence: dict[str, Any]
+    status: AnomalyStatus
+    feedback_by: str | None
+    feedback_at: datetime | None
+    detected_at: datetime

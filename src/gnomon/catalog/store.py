@@ -28,6 +28,7 @@ from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
 from gnomon.catalog.errors import CatalogNotMigrated, CatalogUnavailable
 from gnomon.catalog.repositories import (
     AccessPolicyRepository,
+    AnomalyRepository,
     ApiKeyRepository,
     AuditRepository,
     ChangeRepository,
@@ -35,6 +36,7 @@ from gnomon.catalog.repositories import (
     DatasetRepository,
     DefinitionRepository,
     IngestedFileRepository,
+    InsightModelRepository,
     LeaseRepository,
     OutboxRepository,
     RoleRepository,
@@ -94,9 +96,12 @@ class CatalogTransaction:
         policies: row-level security and masking policies per tenant and table.
         audit: each tenant's append-only, hash-chained audit log.
         changes: the generations writes move, for readers that keep what they read.
+        insight_models: versions of the fitted detectors and forecasters of each series.
+        anomalies: the anomalies scans found, and the feedback given on them.
     """
 
     __slots__ = (
+        "anomalies",
         "api_keys",
         "audit",
         "changes",
@@ -104,6 +109,7 @@ class CatalogTransaction:
         "datasets",
         "definitions",
         "files",
+        "insight_models",
         "leases",
         "outbox",
         "policies",
@@ -134,6 +140,8 @@ class CatalogTransaction:
         self.policies = AccessPolicyRepository(session, clock)
         self.audit = AuditRepository(session, clock)
         self.changes = ChangeRepository(session, clock)
+        self.insight_models = InsightModelRepository(session, clock)
+        self.anomalies = AnomalyRepository(session, clock)
 
 
 class Catalog:

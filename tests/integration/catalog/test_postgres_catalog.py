@@ -8,7 +8,7 @@ from sqlalchemy import create_engine, text
 
 from gnomon.catalog import GENESIS_HASH, Catalog
 from gnomon.errors import Conflict
-from tests.unit.catalog.catalog_suite import CatalogSuite, wait_until
+from tests.unit.catalog.catalog_suite import CatalogSuite, anomaly, wait_until
 
 
 def _sessions_waiting_on_a_lock(url: str) -> int:
@@ -202,3 +202,95 @@ class TestPostgresCatalog(CatalogSuite):
             roles = [r.name for r in tx.roles.list(tenant="acme")]
         assert [u.name for u in first + rest] == sorted(names)
         assert roles == sorted(names)
+
+    def test_register_racing_a_version_written_past_the_lock_conflicts(
+        self, catalog_url: str, catalog: Catalog
+    ) -> None:
+        # A version inserted without the series lock takes version 1 first: the unique
+        # constraint turns the registration into a Conflict, never a duplicate version.
+        outcome: dict[str, Any] = {}
+
+        def register() -> None:
+            try:
+                with catalog.transaction() as tx:
+                    try:
+                        tx.insight_models.register(
+                            tenant="acme",
+                            kind="detector",
+                            metric="revenue",
+                            segment={"region": "EMEA"},
+                            params={"window": 28},
+                        )
+                    except Conflict as exc:
+                        outcome["conflict"] = exc
+                        # The conflict did not abort the transaction: it can still read.
+                        outcome["seen"] = tx.insight_models.list(tenant="acme", latest_only=False)
+            except BaseException as exc:  # noqa: BLE001 - reported by the assertions below
+                outcome["error"] = exc
+
+        engine = create_engine(catalog_url)
+        thread = threading.Thread(target=register)
+        try:
+            with engine.begin() as connection:
+                connection.execute(
+                    text(
+                        "INSERT INTO insight_models (tenant_id, kind, metric, segment, segment_key,"
+                        " version, params, fingerprint, metrics, created_at) VALUES ('acme',"
+                        " 'detector', 'revenue', :segment, :key, 1, '{}', 'other', '{}', now())"
+                    ),
+                    {"segment": '{"region": "EMEA"}', "key": '{"region":"EMEA"}'},
+                )
+                thread.start()
+                assert wait_until(lambda: _sessions_waiting_on_a_lock(catalog_url) > 0)
+        finally:
+            if thread.ident is not None:  # started
+                thread.join()
+            engine.dispose()
+        assert "error" not in outcome, outcome.get("error")
+        conflict = outcome["conflict"]
+        assert isinstance(conflict, Conflict)
+        assert conflict.message == (
+            'Version 1 of the detector of \'revenue\' {"region":"EMEA"} was registered by'
+            " another transaction at the same time."
+        )
+        assert conflict.hint is not None
+        assert conflict.hint.startswith("Retry")
+        assert [m.fingerprint for m in outcome["seen"]] == ["other"]
+
+    def test_anomaly_recorded_by_a_concurrent_scan_is_not_new_twice(
+        self, catalog_url: str, catalog: Catalog
+    ) -> None:
+        # The second scan waits for the first to commit, then finds the point stored: it is
+        # new once, and the second scan adds only what the first did not find.
+        racer = Catalog(catalog_url)
+        outcome: dict[str, Any] = {}
+
+        def record_second() -> None:
+            try:
+                with racer.transaction() as tx:
+                    outcome["new"] = tx.anomalies.record(
+                        tenant="acme",
+                        scope="",
+                        run_id="second",
+                        items=[anomaly(), anomaly(metric="orders")],
+                    )
+            except BaseException as exc:  # noqa: BLE001 - reported by the assertions below
+                outcome["error"] = exc
+
+        thread = threading.Thread(target=record_second)
+        try:
+            with catalog.transaction() as tx:
+                [first] = tx.anomalies.record(
+                    tenant="acme", scope="", run_id="first", items=[anomaly()]
+                )
+                thread.start()
+                assert wait_until(lambda: _sessions_waiting_on_a_lock(catalog_url) > 0)
+        finally:
+            if thread.ident is not None:  # started
+                thread.join()
+            racer.dispose()
+        assert "error" not in outcome, outcome.get("error")
+        assert [(a.metric, a.run_id) for a in outcome["new"]] == [("orders", "second")]
+        with catalog.transaction() as tx:
+            stored = tx.anomalies.list(tenant="acme", scope="", metric="revenue")
+        assert stored == [first]

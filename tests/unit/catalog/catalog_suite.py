@@ -7,6 +7,7 @@ tests/integration/catalog.
 
 import dataclasses
 import hashlib
+import itertools
 import re
 import socket
 import subprocess
@@ -28,6 +29,9 @@ from gnomon.catalog import (
     DELETED_FINGERPRINT,
     GENESIS_HASH,
     LAKE_SCOPE,
+    AnomalyInput,
+    AnomalyNotFound,
+    AnomalyRecord,
     AuditCheck,
     AuditRecord,
     AuditRepository,
@@ -47,7 +51,9 @@ from gnomon.catalog import (
     hold_lease,
     memory_only,
     owner_is_dead,
+    params_fingerprint,
     process_owner,
+    segment_key,
 )
 from gnomon.catalog.models import Base
 from gnomon.catalog.repositories import audit as audit_repository
@@ -81,6 +87,46 @@ def rollup(**overrides: Any) -> dict[str, Any]:
         "spec": ROLLUP_SPEC,
     }
     return arguments | overrides
+
+
+DAY = datetime(2025, 2, 1, tzinfo=UTC)
+"""The first bucket of the anomalies the tests record."""
+
+
+def anomaly(**overrides: Any) -> AnomalyInput:
+    """An anomaly of acme's daily revenue in EMEA on :data:`DAY`, with some fields replaced."""
+    base = AnomalyInput(
+        metric="revenue",
+        grain="day",
+        segment={"region": "EMEA"},
+        time=DAY,
+        actual=180.0,
+        expected=100.0,
+        lower=80.0,
+        upper=120.0,
+        score=4.0,
+        severity="high",
+        direction="up",
+        detector="robust_z",
+        evidence={"z": 4.0},
+    )
+    return dataclasses.replace(base, **overrides)
+
+
+def finding(record: AnomalyRecord) -> tuple[Any, ...]:
+    """What a scan found about a point, as a record holds it."""
+    return (
+        record.actual,
+        record.expected,
+        record.lower,
+        record.upper,
+        record.score,
+        record.severity,
+        record.direction,
+        record.detector,
+        record.model_id,
+        record.evidence,
+    )
 
 
 def digest(key: str) -> str:
@@ -2496,3 +2542,774 @@ class CatalogSuite:
         )
         assert memo.get("unknown") is None and memo.get("unknown") is None
         assert loads == ["unknown", "unknown"]
+
+    # ------------------------------------------------------------------ scan runs
+
+    def test_scans_are_runs_of_their_own_kind(self, catalog: Catalog, clock: FixedClock) -> None:
+        with catalog.transaction() as tx:
+            run = tx.runs.start(tenant="acme", kind="scan", correlation_id="c1")
+        clock.advance(timedelta(seconds=2))
+        with catalog.transaction() as tx:
+            finished = tx.runs.finish(
+                run.id, tenant="acme", status="succeeded", rows_read=1200, rows_written=3
+            )
+            listed = tx.runs.list(tenant="acme")
+        assert (finished.kind, finished.status, finished.duration_s) == ("scan", "succeeded", 2.0)
+        assert (finished.rows_read, finished.rows_written) == (1200, 3)
+        assert listed == [finished]
+
+    # ------------------------------------------------------------------ insight models
+
+    def test_model_versions_grow_only_on_a_new_fit(
+        self, catalog: Catalog, clock: FixedClock
+    ) -> None:
+        series: dict[str, Any] = {
+            "tenant": "acme",
+            "kind": "detector",
+            "metric": "revenue",
+            "segment": {"region": "EMEA"},
+        }
+        window: dict[str, Any] = {"training_start": DAY, "training_end": DAY + timedelta(days=90)}
+        with catalog.transaction() as tx:
+            assert tx.insight_models.latest(**series) is None
+            first = tx.insight_models.register(
+                **series, params={"window": 28, "threshold": 3.5}, run_id="scan-1"
+            )
+        clock.advance(timedelta(hours=1))
+        with catalog.transaction() as tx:
+            # The same fit, its keys in another order, from another run: nothing is added.
+            again = tx.insight_models.register(
+                **series, params={"threshold": 3.5, "window": 28}, metrics=None, run_id="scan-2"
+            )
+            retuned = tx.insight_models.register(**series, params={"window": 28, "threshold": 4})
+            retrained = tx.insight_models.register(
+                **series, params={"window": 28, "threshold": 4}, **window
+            )
+            backtested = tx.insight_models.register(
+                **series, params={"window": 28, "threshold": 4}, metrics={"smape": 0.1}, **window
+            )
+            unchanged = tx.insight_models.register(
+                **series, params={"threshold": 4, "window": 28}, metrics={"smape": 0.1}, **window
+            )
+            latest = tx.insight_models.latest(**series)
+            history = tx.insight_models.list(tenant="acme", latest_only=False)
+        assert again == first
+        assert (first.version, first.created_at, first.run_id) == (1, START, "scan-1")
+        assert (first.kind, first.metric, first.segment) == (
+            "detector",
+            "revenue",
+            {"region": "EMEA"},
+        )
+        assert first.segment_key == '{"region":"EMEA"}'
+        assert (first.params, first.metrics) == ({"window": 28, "threshold": 3.5}, {})
+        assert (first.training_start, first.training_end) == (None, None)
+        assert [m.version for m in (retuned, retrained, backtested)] == [2, 3, 4]
+        assert retuned.created_at == START + timedelta(hours=1)
+        assert (retrained.training_start, retrained.training_end) == (
+            DAY,
+            DAY + timedelta(days=90),
+        )
+        assert backtested.metrics == {"smape": 0.1}
+        assert unchanged == backtested == latest
+        assert history == [first, retuned, retrained, backtested]
+
+    def test_model_fingerprint_is_the_digest_of_canonical_params(self, catalog: Catalog) -> None:
+        params = {"window": 28, "seasonal": {"period": 7, "robust": True}, "label": "é"}
+        canonical = '{"label":"\\u00e9","seasonal":{"period":7,"robust":true},"window":28}'
+        expected = hashlib.sha256(canonical.encode()).hexdigest()[:32]
+        with catalog.transaction() as tx:
+            model = tx.insight_models.register(
+                tenant="acme", kind="forecaster", metric="orders", segment={}, params=params
+            )
+            other = tx.insight_models.register(
+                tenant="acme", kind="forecaster", metric="orders", segment={}, params={}
+            )
+        assert model.fingerprint == params_fingerprint(params) == expected
+        assert other.fingerprint == params_fingerprint({}) != expected
+        assert len(other.fingerprint) == 32
+
+    def test_model_segments_are_series_of_their_own(self, catalog: Catalog) -> None:
+        base: dict[str, Any] = {"tenant": "acme", "kind": "detector", "metric": "revenue"}
+        with catalog.transaction() as tx:
+            overall = tx.insight_models.register(**base, segment={}, params={"w": 1})
+            emea = tx.insight_models.register(**base, segment={"region": "EMEA"}, params={"w": 1})
+            web = tx.insight_models.register(
+                **base, segment={"region": "EMEA", "channel": "web"}, params={"w": 1}
+            )
+            # The same segment with its keys in another order is the same series.
+            web_again = tx.insight_models.register(
+                **base, segment={"channel": "web", "region": "EMEA"}, params={"w": 2}
+            )
+            latest_web = tx.insight_models.latest(
+                **base, segment={"region": "EMEA", "channel": "web"}
+            )
+            latest_overall = tx.insight_models.latest(**base, segment={})
+            apac = tx.insight_models.latest(**base, segment={"region": "APAC"})
+        assert [m.version for m in (overall, emea, web, web_again)] == [1, 1, 1, 2]
+        assert (overall.segment, overall.segment_key) == ({}, "{}")
+        assert web.segment_key == '{"channel":"web","region":"EMEA"}'
+        assert web.segment_key == segment_key({"region": "EMEA", "channel": "web"})
+        assert latest_web == web_again
+        assert latest_overall == overall
+        assert apac is None
+
+    def test_models_list_latest_by_kind_metric_segment(self, catalog: Catalog) -> None:
+        def register(kind: str, metric: str, segment: dict[str, Any], **params: Any) -> Any:
+            return tx.insight_models.register(
+                tenant="acme", kind=kind, metric=metric, segment=segment, params=params
+            )
+
+        with catalog.transaction() as tx:
+            assert tx.insight_models.list(tenant="acme") == []
+            revenue_emea_1 = register("detector", "revenue", {"region": "EMEA"}, w=1)
+            orders = register("detector", "orders", {})
+            revenue_emea_2 = register("detector", "revenue", {"region": "EMEA"}, w=2)
+            forecast = register("forecaster", "revenue", {}, h=30)
+            revenue = register("detector", "revenue", {})
+            revenue_apac = register("detector", "revenue", {"region": "APAC"})
+        with catalog.transaction() as tx:
+            latest = tx.insight_models.list(tenant="acme")
+            everything = tx.insight_models.list(tenant="acme", latest_only=False)
+            detectors = tx.insight_models.list(tenant="acme", kind="detector", metric="revenue")
+            history = tx.insight_models.list(
+                tenant="acme", kind="detector", metric="revenue", latest_only=False
+            )
+            forecasters = tx.insight_models.list(tenant="acme", kind="forecaster")
+            found = tx.insight_models.get(tenant="acme", id=revenue_emea_1.id)
+            missing = tx.insight_models.get(tenant="acme", id=revenue_apac.id + 100)
+            with pytest.raises(InvalidInput, match="detector, forecaster"):
+                tx.insight_models.list(tenant="acme", kind="model")
+        # Segment keys compare as plain strings: '{"region":…}' before the overall '{}'.
+        assert latest == [orders, revenue_apac, revenue_emea_2, revenue, forecast]
+        assert everything == [
+            orders,
+            revenue_apac,
+            revenue_emea_1,
+            revenue_emea_2,
+            revenue,
+            forecast,
+        ]
+        assert detectors == [revenue_apac, revenue_emea_2, revenue]
+        assert history == [revenue_apac, revenue_emea_1, revenue_emea_2, revenue]
+        assert forecasters == [forecast]
+        assert (found, missing) == (revenue_emea_1, None)
+
+    def test_tenants_never_see_each_others_models(self, catalog: Catalog) -> None:
+        series: dict[str, Any] = {"kind": "detector", "metric": "revenue", "segment": {}}
+        with catalog.transaction() as tx:
+            acme = tx.insight_models.register(tenant="acme", **series, params={"w": 1})
+        with catalog.transaction() as tx:
+            assert tx.insight_models.latest(tenant="globex", **series) is None
+            assert tx.insight_models.get(tenant="globex", id=acme.id) is None
+            assert tx.insight_models.list(tenant="globex", latest_only=False) == []
+            # The same series in another tenant is numbered on its own.
+            globex = tx.insight_models.register(tenant="globex", **series, params={"w": 2})
+            acme_after = tx.insight_models.list(tenant="acme", latest_only=False)
+        assert (globex.tenant, globex.version) == ("globex", 1)
+        assert acme_after == [acme]
+
+    @pytest.mark.parametrize(
+        ("override", "expected"),
+        [
+            ({"kind": "model"}, "Unknown model kind 'model': use one of detector, forecaster"),
+            ({"metric": ""}, "Invalid metric ''"),
+            ({"segment": "EMEA"}, "Invalid segment 'EMEA'"),
+            ({"segment": {"region": ["EMEA"]}}, "Invalid segment {'region': ['EMEA']}"),
+            ({"segment": {"": "EMEA"}}, "Invalid segment"),
+            ({"segment": {"share": float("nan")}}, "Invalid segment"),
+            ({"params": {"window": float("inf")}}, "Invalid params"),
+            ({"params": {"since": START}}, "Invalid params"),
+            ({"params": [1, 2]}, "Invalid params"),
+            ({"metrics": {"smape": float("nan")}}, "Invalid metrics"),
+            ({"training_start": datetime(2025, 1, 1)}, "training_start must be timezone-aware"),
+            (
+                {"training_start": DAY, "training_end": DAY - timedelta(days=1)},
+                "Invalid training window for detector of 'revenue'",
+            ),
+            ({"run_id": ""}, "Invalid run_id ''"),
+        ],
+    )
+    def test_model_input_is_checked(
+        self, catalog: Catalog, override: dict[str, Any], expected: str
+    ) -> None:
+        arguments: dict[str, Any] = {
+            "tenant": "acme",
+            "kind": "detector",
+            "metric": "revenue",
+            "segment": {"region": "EMEA"},
+            "params": {"window": 28},
+        }
+        with catalog.transaction() as tx:
+            stored = tx.insight_models.register(**arguments)
+            with pytest.raises(InvalidInput, match=re.escape(expected)) as caught:
+                tx.insight_models.register(**(arguments | override))
+            assert caught.value.hint is not None
+            assert tx.insight_models.list(tenant="acme", latest_only=False) == [stored]
+
+    def test_model_of_an_unknown_tenant_is_refused(self, catalog: Catalog) -> None:
+        with catalog.transaction() as tx:
+            with pytest.raises(TenantNotFound, match="initech"):
+                tx.insight_models.register(
+                    tenant="initech", kind="detector", metric="m", segment={}, params={}
+                )
+            assert tx.insight_models.list(tenant="initech") == []
+
+    def test_model_values_are_detached_from_input_and_output(self, catalog: Catalog) -> None:
+        params: dict[str, Any] = {"windows": [7, 28]}
+        segment: dict[str, Any] = {"region": "EMEA"}
+        series: dict[str, Any] = {"tenant": "acme", "kind": "detector", "metric": "revenue"}
+        with catalog.transaction() as tx:
+            stored = tx.insight_models.register(**series, segment=segment, params=params)
+            params["windows"].append(90)
+            segment["region"] = "APAC"
+            stored.params["windows"].clear()
+            stored.segment.clear()
+            stored.metrics["x"] = 1
+        with catalog.transaction() as tx:
+            latest = tx.insight_models.latest(**series, segment={"region": "EMEA"})
+        assert latest is not None
+        assert (latest.params, latest.segment, latest.metrics) == (
+            {"windows": [7, 28]},
+            {"region": "EMEA"},
+            {},
+        )
+
+    def test_concurrent_registers_never_share_a_version(
+        self, catalog_url: str, catalog: Catalog
+    ) -> None:
+        writers = 6
+        catalogs = [Catalog(catalog_url) for _ in range(writers)]
+        series: dict[str, Any] = {
+            "tenant": "acme",
+            "kind": "detector",
+            "metric": "revenue",
+            "segment": {},
+        }
+
+        def register(index: int) -> tuple[int, int]:
+            # Writers 0-2 register one fit each; writers 3-5 all register the same fit.
+            params = {"writer": index} if index < 3 else {"writer": "shared"}
+            with catalogs[index].transaction() as tx:
+                first = tx.insight_models.register(**series, params=params).version
+            with catalogs[index].transaction() as tx:
+                again = tx.insight_models.register(**series, params={"writer": "shared"}).version
+            return first, again
+
+        try:
+            outcomes = run_in_threads(writers, register)
+        finally:
+            for each in catalogs:
+                each.dispose()
+        with catalog.transaction() as tx:
+            history = tx.insight_models.list(tenant="acme", latest_only=False)
+        versions = [m.version for m in history]
+        assert versions == list(range(1, len(versions) + 1))
+        fits = [m.params["writer"] for m in history]
+        # Each distinct fit is a version, and the shared one was never added twice in a row.
+        assert {0, 1, 2, "shared"} <= set(fits)
+        assert all(a != b for a, b in itertools.pairwise(fits))
+        assert {first for first, _ in outcomes} <= set(versions)
+        assert fits[-1] == "shared"
+
+    def test_downgrade_to_0005_drops_insight_tables_and_upgrade_restores_them(
+        self, catalog: Catalog, catalog_url: str, clock: FixedClock
+    ) -> None:
+        with catalog.transaction() as tx:
+            model = tx.insight_models.register(
+                tenant="acme", kind="detector", metric="revenue", segment={}, params={}
+            )
+            tx.anomalies.record(
+                tenant="acme", scope="", run_id=None, items=[anomaly(model_id=model.id)]
+            )
+            tx.definitions.put(tenant="acme", kind="metric", name="m", spec={}, fingerprint="f")
+            scan = tx.runs.start(tenant="acme", kind="scan")
+        catalog.dispose()
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS_DIR))
+        engine = create_engine(catalog_url)
+        insights = {"insight_models", "anomalies"}
+        try:
+            with engine.begin() as connection:
+                config.attributes["connection"] = connection
+                command.downgrade(config, "0005")
+            with engine.connect() as connection:
+                tables = set(inspect(connection).get_table_names())
+                revision = MigrationContext.configure(connection).get_current_revision()
+            assert revision == "0005"
+            assert not insights & tables
+            assert {"tenants", "definitions", "runs", "changes"} <= tables
+            upgraded = Catalog(catalog_url, clock=clock)
+            try:
+                upgraded.migrate()
+                with upgraded.transaction() as tx:
+                    assert tx.insight_models.list(tenant="acme") == []
+                    assert tx.anomalies.list(tenant="acme", scope="") == []
+                    assert [d.name for d in tx.definitions.current(tenant="acme")] == ["m"]
+                    assert tx.runs.get(scan.id, tenant="acme").kind == "scan"
+                    again = tx.insight_models.register(
+                        tenant="acme", kind="detector", metric="revenue", segment={}, params={}
+                    )
+                    assert again.version == 1
+                    assert (
+                        len(
+                            tx.anomalies.record(
+                                tenant="acme", scope="", run_id=None, items=[anomaly()]
+                            )
+                        )
+                        == 1
+                    )
+            finally:
+                upgraded.dispose()
+            with engine.connect() as connection:
+                assert insights <= set(inspect(connection).get_table_names())
+                context = MigrationContext.configure(connection, opts={"compare_type": True})
+                assert compare_metadata(context, Base.metadata) == []
+        finally:
+            engine.dispose()
+
+    # ------------------------------------------------------------------ anomalies
+
+    def test_anomaly_record_stores_every_field(self, catalog: Catalog) -> None:
+        with catalog.transaction() as tx:
+            model = tx.insight_models.register(
+                tenant="acme", kind="detector", metric="revenue", segment={}, params={}
+            )
+            plus_two = timezone(timedelta(hours=2))
+            [recorded] = tx.anomalies.record(
+                tenant="acme",
+                scope="role:emea",
+                run_id="scan-1",
+                items=[
+                    anomaly(
+                        segment={},
+                        time=datetime(2025, 2, 1, 2, tzinfo=plus_two),
+                        expected=None,
+                        lower=None,
+                        upper=None,
+                        score=2,
+                        severity="low",
+                        direction="down",
+                        model_id=model.id,
+                        evidence={"votes": ["mad", "iqr"]},
+                    )
+                ],
+            )
+        with catalog.transaction() as tx:
+            found = tx.anomalies.get(tenant="acme", id=recorded.id)
+        assert found == recorded
+        assert (recorded.tenant, recorded.scope, recorded.metric, recorded.grain) == (
+            "acme",
+            "role:emea",
+            "revenue",
+            "day",
+        )
+        assert (recorded.segment, recorded.segment_key) == ({}, "{}")
+        assert recorded.time == DAY
+        assert recorded.time.tzinfo is UTC
+        assert finding(recorded) == (
+            180.0,
+            None,
+            None,
+            None,
+            2.0,
+            "low",
+            "down",
+            "robust_z",
+            model.id,
+            {"votes": ["mad", "iqr"]},
+        )
+        assert (recorded.run_id, recorded.status, recorded.detected_at) == ("scan-1", "open", START)
+        assert (recorded.feedback_by, recorded.feedback_at) == (None, None)
+
+    def test_anomaly_record_returns_only_new_ones_and_keeps_feedback(
+        self, catalog: Catalog, clock: FixedClock
+    ) -> None:
+        first_batch = [
+            anomaly(),
+            anomaly(time=DAY + timedelta(days=1)),
+            anomaly(segment={"region": "APAC"}),
+        ]
+        with catalog.transaction() as tx:
+            first = tx.anomalies.record(tenant="acme", scope="", run_id="scan-1", items=first_batch)
+            dismissed = tx.anomalies.set_status(
+                tenant="acme", id=first[0].id, status="dismissed", by="user:ann"
+            )
+        later = clock.advance(timedelta(hours=1))
+        second_batch = [
+            anomaly(time=DAY + timedelta(days=2)),
+            *first_batch,
+            # The same instant given in another zone is the same bucket.
+            anomaly(time=DAY.astimezone(timezone(timedelta(hours=-5)))),
+            anomaly(metric="orders"),
+        ]
+        with catalog.transaction() as tx:
+            second = tx.anomalies.record(
+                tenant="acme", scope="", run_id="scan-2", items=second_batch
+            )
+            third = tx.anomalies.record(
+                tenant="acme", scope="", run_id="scan-3", items=second_batch
+            )
+            kept = tx.anomalies.get(tenant="acme", id=first[0].id)
+            listed = tx.anomalies.list(tenant="acme", scope="")
+        assert [(a.metric, a.segment, a.time) for a in first] == [
+            ("revenue", {"region": "EMEA"}, DAY),
+            ("revenue", {"region": "EMEA"}, DAY + timedelta(days=1)),
+            ("revenue", {"region": "APAC"}, DAY),
+        ]
+        assert [(a.metric, a.time, a.run_id, a.detected_at) for a in second] == [
+            ("revenue", DAY + timedelta(days=2), "scan-2", later),
+            ("orders", DAY, "scan-2", later),
+        ]
+        assert third == []
+        assert kept == dismissed
+        assert (kept.status, kept.feedback_by, kept.feedback_at) == ("dismissed", "user:ann", START)
+        assert (kept.run_id, kept.detected_at) == ("scan-1", START)
+        assert len(listed) == 5
+
+    def test_a_higher_score_replaces_the_finding_and_nothing_else(
+        self, catalog: Catalog, clock: FixedClock
+    ) -> None:
+        with catalog.transaction() as tx:
+            model = tx.insight_models.register(
+                tenant="acme", kind="detector", metric="revenue", segment={}, params={}
+            )
+            [stored] = tx.anomalies.record(tenant="acme", scope="", run_id="s1", items=[anomaly()])
+            confirmed = tx.anomalies.set_status(
+                tenant="acme", id=stored.id, status="confirmed", by="user:ann"
+            )
+        clock.advance(timedelta(hours=1))
+        stronger = anomaly(
+            actual=190.0,
+            expected=95.0,
+            lower=85.0,
+            upper=110.0,
+            score=6.5,
+            severity="critical",
+            detector="stl",
+            model_id=model.id,
+            evidence={"residual": 80.0},
+        )
+        with catalog.transaction() as tx:
+            weaker = tx.anomalies.record(
+                tenant="acme",
+                scope="",
+                run_id="s2",
+                items=[anomaly(score=1.0, severity="low", evidence={"z": 1.0})],
+            )
+            unchanged = tx.anomalies.get(tenant="acme", id=stored.id)
+            raised = tx.anomalies.record(tenant="acme", scope="", run_id="s3", items=[stronger])
+            updated = tx.anomalies.get(tenant="acme", id=stored.id)
+        assert (weaker, raised) == ([], [])
+        assert unchanged == confirmed
+        assert updated is not None
+        assert finding(updated) == (
+            190.0,
+            95.0,
+            85.0,
+            110.0,
+            6.5,
+            "critical",
+            "up",
+            "stl",
+            model.id,
+            {"residual": 80.0},
+        )
+        assert (updated.id, updated.run_id, updated.detected_at) == (stored.id, "s1", START)
+        assert (updated.status, updated.feedback_by, updated.feedback_at) == (
+            "confirmed",
+            "user:ann",
+            START,
+        )
+
+    def test_items_of_one_batch_with_the_same_key_count_once(self, catalog: Catalog) -> None:
+        with catalog.transaction() as tx:
+            recorded = tx.anomalies.record(
+                tenant="acme",
+                scope="",
+                run_id=None,
+                items=[
+                    anomaly(score=3.0, evidence={"pass": 1}),
+                    anomaly(time=DAY + timedelta(days=1)),
+                    anomaly(score=5.0, severity="critical", evidence={"pass": 2}),
+                    anomaly(score=4.0, evidence={"pass": 3}),
+                ],
+            )
+        assert [(a.time, a.score, a.severity, a.evidence) for a in recorded] == [
+            (DAY, 5.0, "critical", {"pass": 2}),
+            (DAY + timedelta(days=1), 4.0, "high", {"z": 4.0}),
+        ]
+
+    def test_anomaly_list_filters_and_order(self, catalog: Catalog) -> None:
+        items = [
+            anomaly(time=DAY + timedelta(days=1), severity="low"),
+            anomaly(time=DAY, metric="revenue", segment={}, severity="medium"),
+            anomaly(time=DAY, metric="orders", severity="critical"),
+            anomaly(time=DAY, metric="revenue", segment={"region": "APAC"}, severity="high"),
+            anomaly(time=DAY, metric="Revenue", severity="low"),
+            anomaly(time=DAY + timedelta(days=3), severity="critical"),
+        ]
+        with catalog.transaction() as tx:
+            recorded = tx.anomalies.record(tenant="acme", scope="", run_id=None, items=items)
+            tx.anomalies.record(
+                tenant="acme", scope="role:emea", run_id=None, items=[anomaly(metric="signups")]
+            )
+            tx.anomalies.set_status(
+                tenant="acme", id=recorded[2].id, status="dismissed", by="user:ann"
+            )
+        late, overall, orders, apac, capital, latest = recorded
+
+        def listed(**filters: Any) -> list[int]:
+            with catalog.transaction(read_only=True) as tx:
+                return [a.id for a in tx.anomalies.list(tenant="acme", scope="", **filters)]
+
+        # By time, then metric and segment key as plain strings ("R" < "o" < "r", "{" last).
+        everything = [capital.id, orders.id, apac.id, overall.id, late.id, latest.id]
+        assert overall.segment_key == "{}"
+        assert listed() == everything
+        assert listed(limit=2) == everything[:2]
+        assert listed(metric="revenue") == [apac.id, overall.id, late.id, latest.id]
+        assert listed(metric="revenue", segment={}) == [overall.id]
+        assert listed(segment={"region": "EMEA"}) == [capital.id, orders.id, late.id, latest.id]
+        assert listed(since=DAY + timedelta(days=1)) == [late.id, latest.id]
+        assert listed(until=DAY + timedelta(days=1)) == everything[:4]
+        assert listed(since=DAY + timedelta(days=1), until=DAY + timedelta(days=3)) == [late.id]
+        assert listed(status="dismissed") == [orders.id]
+        assert listed(status="open") == [i for i in everything if i != orders.id]
+        assert listed(min_severity="high") == [orders.id, apac.id, latest.id]
+        assert listed(min_severity="critical", status="open") == [latest.id]
+        assert listed(min_severity="low") == everything
+        with catalog.transaction(read_only=True) as tx:
+            scoped = tx.anomalies.list(tenant="acme", scope="role:emea")
+            assert tx.anomalies.list(tenant="acme", scope="role:apac") == []
+            for bad, message in (
+                ({"status": "closed"}, "open, dismissed, confirmed"),
+                ({"min_severity": "severe"}, "low, medium, high, critical"),
+                ({"since": datetime(2025, 2, 1)}, "since must be timezone-aware"),
+                ({"limit": 0}, "limit must be at least 1"),
+                ({"segment": {"region": {"nested": 1}}}, "Invalid segment"),
+            ):
+                with pytest.raises(InvalidInput, match=re.escape(message)):
+                    tx.anomalies.list(tenant="acme", scope="", **bad)
+        assert [a.metric for a in scoped] == ["signups"]
+
+    def test_anomaly_set_status_records_who_and_when(
+        self, catalog: Catalog, clock: FixedClock
+    ) -> None:
+        with catalog.transaction() as tx:
+            [stored] = tx.anomalies.record(tenant="acme", scope="", run_id=None, items=[anomaly()])
+        confirmed_at = clock.advance(timedelta(minutes=5))
+        with catalog.transaction() as tx:
+            confirmed = tx.anomalies.set_status(
+                tenant="acme", id=stored.id, status="confirmed", by="user:ann"
+            )
+        reopened_at = clock.advance(timedelta(minutes=5))
+        with catalog.transaction() as tx:
+            reopened = tx.anomalies.set_status(
+                tenant="acme", id=stored.id, status="open", by="user:bob"
+            )
+            found = tx.anomalies.get(tenant="acme", id=stored.id)
+            with pytest.raises(InvalidInput, match="open, dismissed, confirmed"):
+                tx.anomalies.set_status(tenant="acme", id=stored.id, status="closed", by="u")
+            with pytest.raises(InvalidInput, match="Invalid by"):
+                tx.anomalies.set_status(tenant="acme", id=stored.id, status="open", by="")
+            with pytest.raises(AnomalyNotFound, match=f"Unknown anomaly {stored.id + 1}") as caught:
+                tx.anomalies.set_status(
+                    tenant="acme", id=stored.id + 1, status="dismissed", by="user:ann"
+                )
+        assert isinstance(caught.value, NotFound)
+        assert caught.value.hint is not None
+        assert (confirmed.status, confirmed.feedback_by, confirmed.feedback_at) == (
+            "confirmed",
+            "user:ann",
+            confirmed_at,
+        )
+        assert (reopened.status, reopened.feedback_by, reopened.feedback_at) == (
+            "open",
+            "user:bob",
+            reopened_at,
+        )
+        assert found == reopened
+        assert finding(reopened) == finding(stored)
+        assert reopened.detected_at == START
+
+    def test_anomaly_delete_by_scope_and_metric(self, catalog: Catalog) -> None:
+        with catalog.transaction() as tx:
+            tx.anomalies.record(
+                tenant="acme",
+                scope="",
+                run_id=None,
+                items=[anomaly(), anomaly(segment={}), anomaly(metric="orders")],
+            )
+            tx.anomalies.record(tenant="acme", scope="role:emea", run_id=None, items=[anomaly()])
+        with catalog.transaction() as tx:
+            assert tx.anomalies.delete(tenant="acme", scope="", metric="revenue") == 2
+            assert tx.anomalies.delete(tenant="acme", scope="", metric="revenue") == 0
+            assert [a.metric for a in tx.anomalies.list(tenant="acme", scope="")] == ["orders"]
+            assert len(tx.anomalies.list(tenant="acme", scope="role:emea")) == 1
+            assert tx.anomalies.delete(tenant="acme", scope="role:emea") == 1
+            assert tx.anomalies.list(tenant="acme", scope="role:emea") == []
+            # Deleted points are new again when a scan finds them.
+            assert (
+                len(tx.anomalies.record(tenant="acme", scope="", run_id=None, items=[anomaly()]))
+                == 1
+            )
+
+    def test_tenants_never_see_each_others_anomalies(self, catalog: Catalog) -> None:
+        with catalog.transaction() as tx:
+            [acme] = tx.anomalies.record(tenant="acme", scope="", run_id=None, items=[anomaly()])
+            acme_model = tx.insight_models.register(
+                tenant="acme", kind="detector", metric="revenue", segment={}, params={}
+            )
+        with catalog.transaction() as tx:
+            assert tx.anomalies.list(tenant="globex", scope="") == []
+            assert tx.anomalies.get(tenant="globex", id=acme.id) is None
+            with pytest.raises(AnomalyNotFound):
+                tx.anomalies.set_status(tenant="globex", id=acme.id, status="dismissed", by="u")
+            assert tx.anomalies.delete(tenant="globex", scope="") == 0
+            # The same point in another tenant is new there, and may not use acme's model.
+            with pytest.raises(InvalidInput, match="the tenant has no registered model"):
+                tx.anomalies.record(
+                    tenant="globex",
+                    scope="",
+                    run_id=None,
+                    items=[anomaly(model_id=acme_model.id)],
+                )
+            [globex] = tx.anomalies.record(
+                tenant="globex", scope="", run_id=None, items=[anomaly(score=9.0)]
+            )
+            acme_after = tx.anomalies.list(tenant="acme", scope="")
+        assert (globex.tenant, globex.score) == ("globex", 9.0)
+        assert globex.id != acme.id
+        assert acme_after == [acme]
+
+    @pytest.mark.parametrize(
+        ("override", "expected"),
+        [
+            ({"severity": "severe"}, "Invalid severity of anomaly #1"),
+            ({"direction": "sideways"}, "Invalid direction of anomaly #1"),
+            ({"actual": float("nan")}, "Invalid actual of anomaly #1"),
+            ({"score": float("inf")}, "Invalid score of anomaly #1"),
+            ({"score": True}, "Invalid score of anomaly #1"),
+            ({"expected": "100"}, "Invalid expected of anomaly #1"),
+            ({"upper": float("-inf")}, "Invalid upper of anomaly #1"),
+            ({"time": datetime(2025, 2, 1)}, "Invalid time of anomaly #1"),
+            ({"metric": ""}, "Invalid metric of anomaly #1"),
+            ({"grain": ""}, "Invalid grain of anomaly #1"),
+            ({"detector": ""}, "Invalid detector of anomaly #1"),
+            ({"segment": {"region": ["EMEA"]}}, "Invalid segment of anomaly #1"),
+            ({"evidence": {"seen": {1, 2}}}, "Invalid evidence of anomaly #1"),
+            ({"model_id": "1"}, "Invalid model_id of anomaly #1"),
+            ({"model_id": 12345}, "Invalid model_id of anomaly #1: the tenant has no"),
+        ],
+    )
+    def test_anomaly_input_is_checked(
+        self, catalog: Catalog, override: dict[str, Any], expected: str
+    ) -> None:
+        with catalog.transaction() as tx:
+            with pytest.raises(InvalidInput, match=re.escape(expected)) as caught:
+                tx.anomalies.record(
+                    tenant="acme",
+                    scope="",
+                    run_id=None,
+                    items=[anomaly(segment={}), anomaly(**override)],
+                )
+            assert caught.value.hint is not None
+            assert caught.value.details["item"] == 1
+            # Nothing of the batch was recorded, not even its valid first item.
+            assert tx.anomalies.list(tenant="acme", scope="") == []
+
+    def test_anomaly_errors_name_the_item(self, catalog: Catalog) -> None:
+        with catalog.transaction() as tx:
+            with pytest.raises(InvalidInput) as caught:
+                tx.anomalies.record(
+                    tenant="acme", scope="", run_id=None, items=[anomaly(severity="severe")]
+                )
+            with pytest.raises(InvalidInput, match="Invalid scope"):
+                tx.anomalies.record(tenant="acme", scope=None, run_id=None, items=[])  # type: ignore[arg-type]
+            with pytest.raises(TenantNotFound, match="initech"):
+                tx.anomalies.record(tenant="initech", scope="", run_id=None, items=[anomaly()])
+            assert tx.anomalies.record(tenant="acme", scope="", run_id=None, items=[]) == []
+        assert caught.value.message == (
+            "Invalid severity of anomaly #0 (metric 'revenue', segment {'region': 'EMEA'},"
+            " time 2025-02-01T00:00:00+00:00): 'severe' is not one of low, medium, high,"
+            " critical."
+        )
+        assert caught.value.details == {"item": 0, "field": "severity"}
+
+    def test_anomaly_values_are_detached_from_input_and_output(self, catalog: Catalog) -> None:
+        evidence: dict[str, Any] = {"votes": ["mad"]}
+        segment: dict[str, Any] = {"region": "EMEA"}
+        with catalog.transaction() as tx:
+            [stored] = tx.anomalies.record(
+                tenant="acme",
+                scope="",
+                run_id=None,
+                items=[anomaly(segment=segment, evidence=evidence)],
+            )
+            evidence["votes"].append("iqr")
+            segment["region"] = "APAC"
+            stored.evidence["votes"].clear()
+            stored.segment.clear()
+        with catalog.transaction() as tx:
+            found = tx.anomalies.get(tenant="acme", id=stored.id)
+        assert found is not None
+        assert (found.evidence, found.segment) == ({"votes": ["mad"]}, {"region": "EMEA"})
+
+    def test_concurrent_scans_record_each_point_once(
+        self, catalog_url: str, catalog: Catalog
+    ) -> None:
+        writers = 4
+        catalogs = [Catalog(catalog_url) for _ in range(writers)]
+
+        def record(index: int) -> list[tuple[str, datetime]]:
+            # Overlapping windows: writer i finds days i … i+5, scoring them i.
+            items = [
+                anomaly(segment={"store": f"s{store}"}, time=DAY + timedelta(days=day), score=index)
+                for day in range(index, index + 6)
+                for store in range(3)
+            ]
+            with catalogs[index].transaction() as tx:
+                new = tx.anomalies.record(tenant="acme", scope="", run_id=f"w{index}", items=items)
+            return [(a.segment_key, a.time) for a in new]
+
+        try:
+            outcomes = run_in_threads(writers, record)
+        finally:
+            for each in catalogs:
+                each.dispose()
+        with catalog.transaction() as tx:
+            stored = tx.anomalies.list(tenant="acme", scope="")
+        found = [key for new in outcomes for key in new]
+        assert len(found) == len(set(found)) == len(stored) == 3 * (writers + 5)
+        assert set(found) == {(a.segment_key, a.time) for a in stored}
+        for each in stored:
+            day = (each.time - DAY).days
+            # The highest score found for the point stays: that of the last writer that saw it.
+            assert each.score == min(day, writers - 1)
+
+    def test_large_batches_are_recorded_and_rescored(self, catalog: Catalog) -> None:
+        # More segments than the lookup names one by one, over a few days.
+        items = [
+            anomaly(segment={"store": f"s{store:04d}"}, time=DAY + timedelta(days=day))
+            for day in range(3)
+            for store in range(700)
+        ]
+        with catalog.transaction() as tx:
+            first = tx.anomalies.record(tenant="acme", scope="", run_id="s1", items=items)
+        rescored = [
+            dataclasses.replace(item, score=9.0, severity="critical") if i % 3 == 0 else item
+            for i, item in enumerate(items)
+        ]
+        extra = anomaly(segment={"store": "s9999"}, time=DAY + timedelta(days=1))
+        with catalog.transaction() as tx:
+            second = tx.anomalies.record(
+                tenant="acme", scope="", run_id="s2", items=[*rescored, extra]
+            )
+            stored = tx.anomalies.list(tenant="acme", scope="")
+        assert [(a.segment, a.time) for a in first] == [(i.segment, i.time) for i in items]
+        assert len({a.id for a in first}) == len(items)
+        assert [(a.segment, a.run_id) for a in second] == [({"store": "s9999"}, "s2")]
+        assert len(stored) == len(items) + 1
+        by_key = {(a.segment_key, a.time): a.score for a in stored}
+        for i, item in enumerate(rescored):
+            assert by_key[(segment_key(item.segment), item.time)] == (9.0 if i % 3 == 0 else 4.0)

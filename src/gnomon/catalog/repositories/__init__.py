@@ -1,6 +1,7 @@
 """One repository per catalog table, each bound to the session of one transaction."""
 
 from gnomon.catalog.repositories._base import LAKE_SCOPE
+from gnomon.catalog.repositories.anomalies import AnomalyRepository
 from gnomon.catalog.repositories.api_keys import ApiKeyRepository
 from gnomon.catalog.repositories.audit import AuditRepository
 from gnomon.catalog.repositories.changes import ChangeRepository
@@ -8,6 +9,7 @@ from gnomon.catalog.repositories.contracts import ContractRepository
 from gnomon.catalog.repositories.datasets import DatasetRepository
 from gnomon.catalog.repositories.definitions import DELETED_FINGERPRINT, DefinitionRepository
 from gnomon.catalog.repositories.files import IngestedFileRepository
+from gnomon.catalog.repositories.insight_models import InsightModelRepository
 from gnomon.catalog.repositories.leases import LeaseRepository
 from gnomon.catalog.repositories.outbox import OutboxRepository
 from gnomon.catalog.repositories.policies import AccessPolicyRepository
@@ -24,6 +26,7 @@ __all__ = [
     "LAKE_SCOPE",
     "UPDATABLE_RUN_FIELDS",
     "AccessPolicyRepository",
+    "AnomalyRepository",
     "ApiKeyRepository",
     "AuditRepository",
     "ChangeRepository",
@@ -31,6 +34,7 @@ __all__ = [
     "DatasetRepository",
     "DefinitionRepository",
     "IngestedFileRepository",
+    "InsightModelRepository",
     "LeaseRepository",
     "OutboxRepository",
     "RoleRepository",
