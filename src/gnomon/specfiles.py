@@ -13,6 +13,7 @@ country code ``NO`` would turn into booleans.
 import re
 from collections.abc import Hashable
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from types import NoneType, UnionType
 from typing import Annotated, Any, Union, get_args, get_origin
@@ -29,11 +30,14 @@ __all__ = [
     "StrictLoader",
     "issues_from",
     "line_of",
+    "parse_duration",
     "read_yaml",
     "with_lines",
 ]
 
 _BOOL_TAG = "tag:yaml.org,2002:bool"
+_DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
+_DURATION_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
@@ -246,3 +250,18 @@ def _walk(loc: tuple[int | str, ...], root: type[BaseModel]) -> tuple[list[str],
         elif current is None:
             parts.append(str(item))
     return parts, current
+
+
+def parse_duration(text: str) -> timedelta:
+    """Read a duration such as ``90m``, ``36h`` or ``3d`` (units: s, m, h, d, w).
+
+    Raises:
+        ValueError: the text is not a whole number followed by one unit.
+
+    >>> parse_duration("36h")
+    datetime.timedelta(days=1, seconds=43200)
+    """
+    match = _DURATION.match(text)
+    if match is None or int(match[1]) == 0:
+        raise ValueError(f"{text!r} is not a duration such as 90m, 36h or 3d (units s, m, h, d, w)")
+    return timedelta(**{_DURATION_UNITS[match[2]]: int(match[1])})

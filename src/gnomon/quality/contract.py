@@ -32,7 +32,7 @@ from pydantic import (
 
 from gnomon.quality.errors import ColumnTypeError, ContractError, ContractIssue
 from gnomon.quality.types import TYPE_NAMES, ColumnType, Scalar, coerce_value, parse_type
-from gnomon.specfiles import IssueList, issues_from, read_yaml, with_lines
+from gnomon.specfiles import IssueList, issues_from, parse_duration, read_yaml, with_lines
 
 __all__ = [
     "ChecksSpec",
@@ -55,26 +55,9 @@ DriftPolicy = Literal["evolve", "quarantine", "fail"]
 """What a load does when the file's columns differ from the contract."""
 
 _IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]*$")
-_DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
-_DURATION_UNITS: Final = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 _STRPTIME_DIRECTIVES: Final = frozenset("aAbBdHIjmMpSyYfzZ%")
 _UNORDERED_TYPES: Final = frozenset({"json", "boolean"})
 _DRIFT_POLICIES: Final = get_args(DriftPolicy)
-
-
-def parse_duration(text: str) -> timedelta:
-    """Read a duration such as ``90m``, ``36h`` or ``3d`` (units: s, m, h, d, w).
-
-    Raises:
-        ValueError: the text is not a whole number followed by one unit.
-
-    >>> parse_duration("36h")
-    datetime.timedelta(days=1, seconds=43200)
-    """
-    match = _DURATION.match(text)
-    if match is None or int(match[1]) == 0:
-        raise ValueError(f"{text!r} is not a duration such as 90m, 36h or 3d (units s, m, h, d, w)")
-    return timedelta(**{_DURATION_UNITS[match[2]]: int(match[1])})
 
 
 def _scalar(value: object) -> object:

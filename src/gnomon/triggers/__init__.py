@@ -1,20 +1,38 @@
 """Triggers: rules that watch events, KPI values, anomalies and data quality, and fire alerts.
 
-The rule language (:mod:`gnomon.triggers.language`) is SQL-like and checked when a rule is
-applied; :class:`ConditionSet` evaluates many rules' conditions over a batch at once.
+Rules are written in ``triggers/*.yaml`` (:mod:`gnomon.triggers.specs`, templates in
+:mod:`gnomon.triggers.templates`) and checked together by :func:`load_rules`; their conditions
+are in a SQL-like language (:mod:`gnomon.triggers.language`), and :class:`ConditionSet`
+evaluates many rules' conditions over a batch at once.
 """
 
-from gnomon.triggers.errors import RuleSyntaxError, RuleTypeError
+from gnomon.triggers.errors import (
+    RuleDefinitionError,
+    RuleIssue,
+    RuleSyntaxError,
+    RuleTypeError,
+)
 from gnomon.triggers.evaluation import ConditionSet, compile_condition
 from gnomon.triggers.functions import FUNCTIONS
 from gnomon.triggers.language import Condition, parse_condition
+from gnomon.triggers.rules import Rule, load_rules, order_rules, parse_rules
+from gnomon.triggers.specs import RuleSpec
+from gnomon.triggers.templates import TEMPLATES
 
 __all__ = [
     "FUNCTIONS",
+    "TEMPLATES",
     "Condition",
     "ConditionSet",
+    "Rule",
+    "RuleDefinitionError",
+    "RuleIssue",
+    "RuleSpec",
     "RuleSyntaxError",
     "RuleTypeError",
     "compile_condition",
+    "load_rules",
+    "order_rules",
     "parse_condition",
+    "parse_rules",
 ]
