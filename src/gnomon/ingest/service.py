@@ -100,6 +100,8 @@ class _Batch:
     batch_id: str
     fingerprinted: bool = False
     """The files were fingerprinted by this very ingest, just before the batch was formed."""
+    observed: Mapping[str, str] | None = None
+    """The files' inferred columns, when read while they were fingerprinted."""
 
     @property
     def dataset(self) -> str:
@@ -270,16 +272,24 @@ class IngestService:
     ) -> IngestResult:
         new: list[_File] = []
         outcomes: list[FileOutcome] = []
-        with self._catalog.transaction() as tx:
-            for path in paths:
-                digest = fingerprint(path)
-                size = path.stat().st_size
-                if tx.files.get(tenant=ctx.tenant, source=spec.name, fingerprint=digest):
-                    outcomes.append(FileOutcome(str(path), digest, size, "skipped"))
-                else:
-                    new.append(_File(path, digest, size))
-        if not new:
-            return self._record_skipped(spec, ctx, outcomes)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="gnomon-infer") as pool:
+            # The columns of the first files are read while the files are hashed (both wait on
+            # I/O or native code, so on two cores they overlap); a file found already loaded
+            # has its guess thrown away. Hashing runs outside the transaction: a large file
+            # takes seconds, and SQLite's write lock would be held meanwhile.
+            guesses = {p: pool.submit(infer_schema, p, spec) for p in paths[:_GUESSED_FILES]}
+            hashed = [(path, fingerprint(path), path.stat().st_size) for path in paths]
+            with self._catalog.transaction() as tx:
+                for path, digest, size in hashed:
+                    if tx.files.get(tenant=ctx.tenant, source=spec.name, fingerprint=digest):
+                        outcomes.append(FileOutcome(str(path), digest, size, "skipped"))
+                    else:
+                        new.append(_File(path, digest, size))
+            if not new:
+                for guess in guesses.values():
+                    guess.cancel()
+                return self._record_skipped(spec, ctx, outcomes)
+            observed = _guessed([f.path for f in new], guesses)
         batch = _Batch(
             tenant=ctx.tenant,
             source=spec,
@@ -287,6 +297,7 @@ class IngestService:
             files=tuple(new),
             batch_id=_batch_id(ctx.tenant, spec.name, [f.fingerprint for f in new]),
             fingerprinted=True,
+            observed=observed,
         )
         run = self._start_run(
             spec,
@@ -527,8 +538,8 @@ class IngestService:
             Layer.BRONZE, dataset, batch_id=batch.batch_id, operation="land"
         )
         if landed is not None:
-            observed = dict((run.drift or {}).get("observed") or {})
-            drift = detect_drift(batch.contract, observed=observed or {}, previous=previous)
+            recorded = dict((run.drift or {}).get("observed") or {})
+            drift = detect_drift(batch.contract, observed=recorded, previous=previous)
             return landed.version, drift, 0
         for item in batch.files:
             # A batch resumed or re-checked later must still find the very files it was formed
@@ -542,10 +553,11 @@ class IngestService:
                     hint="Restore the file, or ingest the source again to load the current files.",
                     file=str(item.path),
                 )
-        observed = {}
-        for item in batch.files:
-            for column, type_name in infer_schema(item.path, batch.source).items():
-                observed.setdefault(column, type_name)
+        observed: dict[str, str] = dict(batch.observed or {})
+        if batch.observed is None:
+            for item in batch.files:
+                for column, type_name in infer_schema(item.path, batch.source).items():
+                    observed.setdefault(column, type_name)
         drift = detect_drift(batch.contract, observed=observed, previous=previous)
         with self._catalog.transaction() as tx:
             tx.runs.update(
@@ -1096,3 +1108,25 @@ def _result(
         versions=versions or {},
         error=run.error,
     )
+
+
+_GUESSED_FILES = 4
+"""Files whose columns are read while the files are hashed; later ones are read when landing."""
+
+
+def _guessed(
+    paths: Sequence[Path], guesses: Mapping[Path, Future[dict[str, str]]]
+) -> dict[str, str] | None:
+    """The columns of ``paths`` merged, if every one was guessed without an error.
+
+    Otherwise ``None``: landing reads the columns itself, and an unreadable file fails the
+    run there, recorded like any other failure.
+    """
+    observed: dict[str, str] = {}
+    for path in paths:
+        guess = guesses.get(path)
+        if guess is None or guess.exception() is not None:
+            return None
+        for column, type_name in guess.result().items():
+            observed.setdefault(column, type_name)
+    return observed
