@@ -11,6 +11,9 @@ DEMO_ARGS ?=
 $(BIN)/gnomon: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip uv
+	# PyTorch through pip first: pip honours the machine's wheel folders (a CPU build where one
+	# is provided), which uv does not look in; uv then finds torch installed and keeps it.
+	$(BIN)/python -m pip install --quiet "torch==2.13.0"
 	$(BIN)/uv pip install --python $(BIN)/python --quiet -e ".[dev]"
 	touch $(BIN)/gnomon
 

@@ -3,7 +3,10 @@
 import csv
 import textwrap
 from collections.abc import Iterable, Sequence
+from datetime import date, timedelta
 from pathlib import Path
+
+import numpy as np
 
 ORDERS_CONTRACT = """
 dataset: orders
@@ -79,3 +82,25 @@ def write_csv(path: Path, rows: Iterable[Sequence[str]], *, header: Sequence[str
         writer.writerow(header)
         writer.writerows(rows)
     return path
+
+
+def daily_orders(
+    start: date, days: int, *, outage: date | None = None, seed: int = 3
+) -> list[list[str]]:
+    """Orders of ``days`` days in three regions (about 60/50/40 a day, a weekly swing).
+
+    On ``outage`` EMEA has no orders at all: an anomaly every detector should find.
+    """
+    rng = np.random.default_rng(seed)
+    rows = []
+    for day in range(days):
+        when = start + timedelta(days=day)
+        weekly = 1.0 + 0.2 * np.sin(2 * np.pi * day / 7)
+        for region, mean in (("EMEA", 60), ("AMER", 50), ("APAC", 40)):
+            count = 0 if (region == "EMEA" and when == outage) else int(rng.poisson(mean * weekly))
+            rows += [
+                [f"O{day:03d}{region}{k:03d}", f"{when} 10:{k % 60:02d}:00", region,
+                 str(1 + k % 4), "9.50"]
+                for k in range(count)
+            ]  # fmt: skip
+    return rows

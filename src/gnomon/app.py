@@ -42,6 +42,7 @@ from gnomon.governance.auth import (
 from gnomon.governance.identities import CatalogKeyStore, IdentityService
 from gnomon.governance.policies import PolicyService
 from gnomon.ingest import IngestService
+from gnomon.insights import InsightsService
 from gnomon.lake import Lake, Layer, TableSnapshot
 from gnomon.pipeline import MaintenanceService, ModelRunResult, ModelService
 from gnomon.project import ProjectLayout
@@ -338,6 +339,20 @@ class Gnomon:
         if self._semantic is None:
             self._semantic = self.semantic_service()
         return self._semantic
+
+    @property
+    def insights(self) -> InsightsService:
+        """Scans of the metrics for anomalies, the anomalies found, and feedback on them."""
+        return InsightsService(
+            catalog=self.catalog,
+            semantic=self.semantic,
+            lake=self.lake,
+            clock=self.clock,
+            settings=self.settings.insights,
+            spark=(lambda: self._spark_engine().session)
+            if self.settings.engine.name == "spark"
+            else None,
+        )
 
     def semantic_service(self, *, cache_entries: int = 256) -> SemanticService:
         """A semantic service of this app; ``cache_entries=0`` turns the result cache off."""

@@ -27,6 +27,7 @@ __all__ = [
     "CatalogConfig",
     "EngineConfig",
     "IngestConfig",
+    "InsightsConfig",
     "LakeConfig",
     "Settings",
     "load_settings",
@@ -103,6 +104,19 @@ class IngestConfig(_Section):
     blocks' worth of buffers, so 16 MiB blocks cost about 0.9 GB where 4 MiB cost 0.4 GB."""
 
 
+class InsightsConfig(_Section):
+    """How scans and forecasts run (docs/insights.md); per metric, see its ``monitor`` block."""
+
+    max_points: int = Field(default=1_000, ge=16)
+    """The most recent buckets of a series a scan judges; older ones are left out."""
+    workers: int | None = Field(default=None, ge=1)
+    """Processes scoring series in parallel; ``None``: one per core. Below
+    ``parallel_from`` series a scan scores them in its own process."""
+    parallel_from: int = Field(default=200, ge=1)
+    retrain_after_days: float = Field(default=7.0, gt=0)
+    """A forecaster fitted longer ago than this is fitted again on the next forecast."""
+
+
 class IssuerSettings(_Section):
     """An OIDC provider whose bearer tokens are accepted."""
 
@@ -162,6 +176,7 @@ class Settings(BaseSettings):
     lake: LakeConfig = Field(default_factory=LakeConfig)
     engine: EngineConfig = Field(default_factory=EngineConfig)
     ingest: IngestConfig = Field(default_factory=IngestConfig)
+    insights: InsightsConfig = Field(default_factory=InsightsConfig)
     auth: AuthConfig = Field(default_factory=AuthConfig)
     api: ApiConfig = Field(default_factory=ApiConfig)
 

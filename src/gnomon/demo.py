@@ -7,19 +7,25 @@ marts and reads them back. Every capability added to gnomon shows itself here.
 """
 
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import date, timedelta
 from importlib.resources import as_file, files
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 
 from gnomon.app import Gnomon
 from gnomon.context import Principal, RequestContext
 from gnomon.errors import Conflict
 from gnomon.examples.retail import GenerationResult, generate
+from gnomon.examples.retail.matching import Scorecard, score_scan
 from gnomon.ingest import IngestResult, ProgressListener
+from gnomon.insights import ScanResult, anomaly_row
+from gnomon.insights.plots import plot_anomalies, plot_forecast
+from gnomon.insights.service import ForecastResult
 from gnomon.pipeline import ModelRunResult
 from gnomon.project import scaffold
 
@@ -51,6 +57,12 @@ class DemoReport:
     tenants: pa.Table
     same_query: tuple[tuple[str, pa.Table], ...]
     """The same KPI query answered for each demo user."""
+    scan: ScanResult
+    scorecard: Scorecard
+    """The scan's anomalies matched against the injected incidents."""
+    forecast: ForecastResult
+    plots: tuple[Path, ...]
+    """PNG charts written to the project's ``reports/`` folder."""
 
 
 def _prepare(project: Path) -> None:
@@ -187,6 +199,14 @@ def run_demo(
             )
             for principal in users
         )  # fmt: skip
+        stage("Scanning every metric and segment for anomalies")
+        scan = app.insights.scan(ctx=ctx)
+        found = [anomaly_row(a) for a in app.insights.anomalies(ctx=ctx)]
+        scorecard = score_scan(generation.incidents, found, gap=timedelta(days=1))
+        stage("Forecasting revenue 30 days ahead (model chosen by backtest)")
+        forecast = app.insights.forecast("revenue", ctx=ctx, horizon=30)
+        stage("Drawing the incidents found and the forecast (reports/*.png)")
+        plots = _plots(app, ctx, project / "reports", scorecard, found, forecast)
         tenants = app.sql("SELECT COUNT(*) AS orders FROM silver.orders", ctx=ctx).append_column(
             "tenant", pa.array([ACME])
         )
@@ -214,7 +234,84 @@ def run_demo(
         recent_days=recent_days,
         tenants=tenants,
         same_query=same_query,
+        scan=scan,
+        scorecard=scorecard,
+        forecast=forecast,
+        plots=plots,
     )
+
+
+def _plots(
+    app: Gnomon,
+    ctx: RequestContext,
+    folder: Path,
+    scorecard: Scorecard,
+    found: list[dict[str, Any]],
+    forecast: ForecastResult,
+) -> tuple[Path, ...]:
+    """Charts: each incident found (a month either side) and the revenue forecast."""
+    by_id = {row["id"]: row for row in found}
+    written = []
+    for match in scorecard.matches:
+        first = match.best
+        if first is None:
+            continue
+        incident = match.incident
+        start = incident.start - timedelta(days=30)
+        end = incident.end + timedelta(days=30)
+        series = app.query(
+            [first.metric], grain="day", start=start, end=end,
+            where=_condition(first.segment), ctx=ctx,
+        ).table  # fmt: skip
+        times = np.asarray(series.column("time").to_numpy(zero_copy_only=False))
+        values = np.asarray(series.column(first.metric).cast(pa.float64()).to_numpy(
+            zero_copy_only=False))  # fmt: skip
+        flagged = [
+            (np.datetime64(by_id[i]["time"][:19]), by_id[i]["actual"], by_id[i]["lower"],
+             by_id[i]["upper"])
+            for d in match.detections
+            if d.metric == first.metric and dict(d.segment) == dict(first.segment)
+            for i in d.anomaly_ids
+        ]  # fmt: skip
+        written.append(
+            plot_anomalies(
+                folder / f"incident-{incident.kind}.png",
+                title=f"{incident.kind} ({_describe(incident.segment)}, {incident.start}): "
+                f"{first.label}",
+                times=times,
+                values=values,
+                flagged=flagged,
+                shade=(_day(incident.start), _day(incident.end)),
+            )
+        )
+    made = forecast.forecast
+    written.append(
+        plot_forecast(
+            folder / f"forecast-{forecast.metric}.png",
+            title=f"{forecast.metric}: {len(made.mean)} {forecast.grain}s ahead ({made.model})",
+            history_times=forecast.history_times[-90:],
+            history=forecast.history[-90:],
+            times=made.times,
+            mean=made.mean,
+            intervals=made.intervals,
+        )
+    )
+    return tuple(written)
+
+
+def _condition(segment: Mapping[str, Any]) -> str | None:
+    """``region = 'EMEA' AND channel = 'web'`` for a segment (quotes doubled)."""
+    parts = [f"{name} = '{str(value).replace(chr(39), chr(39) * 2)}'" for name, value in
+             segment.items()]  # fmt: skip
+    return " AND ".join(parts) or None
+
+
+def _describe(segment: Mapping[str, Any]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in segment.items()) or "everything"
+
+
+def _day(day: date) -> np.datetime64:
+    return np.datetime64(day.isoformat(), "us")
 
 
 def _users_and_policies(app: Gnomon) -> list[Principal]:

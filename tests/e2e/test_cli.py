@@ -16,7 +16,7 @@ import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,14 @@ import pytest
 import typer
 
 from gnomon.cli.main import app as cli_app
-from tests.projects import HEADER, order_rows, write_contract, write_csv, write_project
+from tests.projects import (
+    HEADER,
+    daily_orders,
+    order_rows,
+    write_contract,
+    write_csv,
+    write_project,
+)
 
 RUN_ID = re.compile(r"^[0-9a-f]{32}$")
 BAD_ROWS = [
@@ -171,7 +178,8 @@ def test_every_command_takes_project_and_listings_take_format() -> None:
         "datasets show", "lake tables", "lake history", "lake vacuum", "lake compact",
         "models list", "apply", "metrics list", "metrics show", "metrics query", "metrics refresh",
         "metrics rollups", "tenants list", "users list", "keys create", "keys list", "roles list",
-        "policies list", "audit list", "token create",
+        "policies list", "audit list", "token create", "scan", "forecast", "registry",
+        "anomalies confirm", "anomalies dismiss",
     }  # fmt: skip
     others = {
         "init", "demo", "serve", "tenants create", "users create", "users disable", "keys revoke",
@@ -777,6 +785,22 @@ def test_demo_runs_end_to_end(demo: Demo) -> None:
 
 
 @pytest.mark.slow
+def test_demo_scans_for_the_incidents_and_forecasts_revenue(demo: Demo) -> None:
+    out = demo.first.out
+    found = re.search(r"Injected incidents found by the scan: (\d) of (\d)", out)
+    assert found, out
+    incidents = json.loads((demo.project / "data" / "incidents.json").read_text(encoding="utf-8"))
+    assert int(found.group(2)) == len(incidents)
+    for incident in incidents:
+        assert incident["kind"] in out
+    assert "Revenue forecast, next 30 days" in out
+    charts = sorted((demo.project / "reports").glob("*.png"))
+    assert demo.project / "reports" / "forecast-revenue.png" in charts
+    assert len(charts) == 1 + int(found.group(1)), "one chart per incident found, and the forecast"
+    assert all(c.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for c in charts)
+
+
+@pytest.mark.slow
 def test_demo_applies_kpis_that_agree_with_the_gold_tables(demo: Demo) -> None:
     for title in ("KPIs by month", "KPIs by region, all time", "Last 7 days"):
         assert title in demo.first.out, title
@@ -1009,3 +1033,121 @@ def test_metrics_refresh_builds_a_rollup_that_queries_then_use(metered: Metered)
     [raw] = metered.raw_explain.rows()
     assert raw["rollups_used"] == []
     assert "--no-rollup" in raw["rollups_not_used"]["orders"]
+
+
+SCAN_METRICS = """
+semantic_models:
+  orders:
+    table: silver.orders
+    time: {column: updated_at}
+    dimensions: {region: {}}
+    measures: {orders: {agg: count}}
+metrics:
+  orders: {measure: orders.orders}
+"""
+OUTAGE_DAY = "2024-04-30"  # day 120 of 140: a history long enough to judge
+
+
+@dataclass(frozen=True, slots=True)
+class Scanned:
+    scan: Result
+    again: Result
+    listed: Result
+    emea: Result
+    dismissed: Result
+    bad_status: Result
+    missing: Result
+    bad_since: Result
+    forecast: Result
+    bad_segment: Result
+    registry: Result
+    bad_kind: Result
+
+
+@pytest.fixture(scope="module")
+def scanned(gnomon: Gnomon, tmp_path_factory: pytest.TempPathFactory) -> Scanned:
+    project = write_project(tmp_path_factory.mktemp("scanned") / "shop")
+    write_csv(
+        project / "data" / "a.csv",
+        daily_orders(date(2024, 1, 1), 140, outage=date.fromisoformat(OUTAGE_DAY)),
+    )
+    (project / "metrics").mkdir()
+    (project / "metrics" / "orders.yaml").write_text(SCAN_METRICS, encoding="utf-8")
+    assert gnomon("ingest", "orders", "--project", project).code == 0
+    assert gnomon("apply", "--project", project).code == 0
+    json_out = ("--project", project, "--format", "json")
+    scan = gnomon("scan", *json_out)
+    again = gnomon("scan", "--metric", "orders", *json_out)
+    listed = gnomon("anomalies", *json_out)
+    emea = gnomon("anomalies", "--metric", "orders", "--since", OUTAGE_DAY, *json_out)
+    first = min(r["id"] for r in listed.rows()) if scan.code == 0 and listed.rows() else 0
+    dismissed = gnomon("anomalies", "dismiss", str(first), *json_out)
+    bad_status = gnomon("anomalies", "--status", "closed", *json_out)
+    missing = gnomon("anomalies", "confirm", "987654321", "--project", project)
+    bad_since = gnomon("anomalies", "--since", "last week", "--project", project)
+    forecast = gnomon("forecast", "orders", "--horizon", "7", *json_out)
+    bad_segment = gnomon("forecast", "orders", "--segment", "EMEA", "--project", project)
+    registry = gnomon("registry", "--all-versions", *json_out)
+    bad_kind = gnomon("registry", "--kind", "model", "--project", project)
+    return Scanned(scan, again, listed, emea, dismissed, bad_status, missing, bad_since,
+                   forecast, bad_segment, registry, bad_kind)  # fmt: skip
+
+
+def test_scan_lists_new_anomalies_with_segments_as_objects(scanned: Scanned) -> None:
+    assert scanned.scan.code == 0, scanned.scan.err
+    rows = scanned.scan.rows()
+    keys = {"metric", "time", "segment", "actual", "expected", "lower", "upper", "score",
+            "severity", "detector"}  # fmt: skip
+    assert rows and all(keys <= set(r) for r in rows)
+    outage = [r for r in rows if r["time"].startswith(OUTAGE_DAY)]
+    assert {json.dumps(r["segment"]) for r in outage} >= {"{}", '{"region": "EMEA"}'}
+    assert all(r["direction"] == "down" for r in outage)
+    assert scanned.again.code == 0 and scanned.again.rows() == [], "found once"
+
+
+def test_anomalies_lists_filters_and_takes_feedback(scanned: Scanned) -> None:
+    listed = scanned.listed.rows()
+    assert sorted(r["id"] for r in listed) == sorted(r["id"] for r in scanned.scan.rows())
+    assert [r["time"] for r in listed] == sorted(r["time"] for r in listed)
+    assert scanned.emea.rows() and all(r["time"] >= OUTAGE_DAY for r in scanned.emea.rows())
+    assert scanned.dismissed.code == 0, scanned.dismissed.err
+    [row] = scanned.dismissed.rows()
+    assert row["status"] == "dismissed"
+
+
+def test_anomalies_refuse_bad_input_with_exit_2(scanned: Scanned) -> None:
+    for result, fragment in (
+        (scanned.bad_status, "--status 'closed' is not a status"),
+        (scanned.missing, "No anomaly 987654321"),
+        (scanned.bad_since, "--since 'last week' is not a date or time"),
+        (scanned.bad_segment, "--segment 'EMEA' is not dimension=value"),
+        (scanned.bad_kind, "--kind 'model' is not a kind of model"),
+    ):
+        assert result.code == 2, (result.args, result.err)
+        assert fragment in result.message
+
+
+def test_forecast_prints_rows_with_intervals(scanned: Scanned) -> None:
+    assert scanned.forecast.code == 0, scanned.forecast.err
+    rows = scanned.forecast.rows()
+    assert len(rows) == 7
+    assert rows[0]["time"].startswith("2024-05-20")  # the day after the last of 140
+    assert set(rows[0]) == {"time", "forecast", "lower_80", "upper_80", "lower_95", "upper_95",
+                            "model"}  # fmt: skip
+    assert all(r["lower_95"] <= r["forecast"] <= r["upper_95"] for r in rows)
+
+
+def test_registry_lists_the_detector_versions_and_the_forecaster(scanned: Scanned) -> None:
+    assert scanned.registry.code == 0, scanned.registry.err
+    rows = scanned.registry.rows()
+    detectors = [r for r in rows if r["kind"] == "detector"]
+    # The scan registered version 1; dismissing an anomaly widened the threshold: version 2.
+    assert [r["version"] for r in detectors] == [1, 2]
+    assert (
+        detectors[1]["params"]["detector"]["threshold"]
+        > (detectors[0]["params"]["detector"]["threshold"])
+    )
+    [forecaster] = [r for r in rows if r["kind"] == "forecaster"]
+    assert forecaster["metric"] == "orders" and forecaster["segment"] == {}
+    assert forecaster["model"] and "smape" in forecaster["metrics"]
+    assert forecaster["training_end"].startswith("2024-05-19")

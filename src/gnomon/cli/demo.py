@@ -10,7 +10,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from gnomon.cli._render import OutputFormat, console, err_console, render
 from gnomon.cli.ingest import progress_bar
-from gnomon.demo import run_demo
+from gnomon.demo import DemoReport, run_demo
+from gnomon.insights.service import forecast_rows
 
 __all__ = ["register"]
 
@@ -110,6 +111,7 @@ def demo(
         OutputFormat.table,
         title=f"Injected incidents (ground truth in {gen.incidents_file})",
     )
+    _insights(report)
     console.print(
         f"\nProject: [bold]{report.project}[/]. Try:\n"
         f'  gnomon sql --project {project} "SELECT region, SUM(revenue) FROM gold.daily_sales '
@@ -118,9 +120,62 @@ def demo(
         f"--project {project}\n"
         f"  gnomon metrics show revenue_yoy --project {project}\n"
         f"  gnomon token create --tenant acme --user emea@acme --project {project}\n"
+        f"  gnomon anomalies --severity high --project {project}\n"
+        f"  gnomon forecast orders --horizon 14 --segment region=EMEA --project {project}\n"
         f"  gnomon runs list --project {project}\n"
         f"  gnomon lake history silver.orders --project {project}"
     )
+
+
+def _insights(report: DemoReport) -> None:
+    """The scan against the injected incidents, the forecast, and where the charts are."""
+    scan, card = report.scan, report.scorecard
+    console.print(
+        f"\n[bold]Anomaly scan[/]: {len(scan.metrics)} metrics, {scan.series} series, "
+        f"{scan.points:,} points in {scan.elapsed_s:.1f} s; {len(scan.new)} anomalies found."
+    )
+    rows = []
+    for match in card.matches:
+        incident, first = match.incident, match.first
+        rows.append(
+            {
+                "incident": incident.kind,
+                "days": f"{incident.start} … {incident.end - timedelta(days=1)}",
+                "true segment": ", ".join(f"{k}={v}" for k, v in incident.segment.items()),
+                "found": "yes" if match.found else "MISSED",
+                "first flagged": first.start.date() if first else None,
+                "where": first.label if first else None,
+                "score": round(first.score, 4) if first else None,
+                "detections": len(match.detections),
+            }
+        )
+    render(
+        rows,
+        OutputFormat.table,
+        title=f"Injected incidents found by the scan: {sum(m.found for m in card.matches)} of "
+        f"{len(card.matches)} (recall {card.recall:.0%}, precision {card.precision:.0%})",
+    )
+    console.print(
+        f"Other detections (not injected incidents): {len(card.unexplained)}; "
+        "see `gnomon anomalies`."
+    )
+    made = report.forecast.forecast
+    render(
+        [
+            {
+                "day": str(r["time"])[:10],
+                "revenue": round(r["forecast"], 2),
+                "80 % interval": f"{r['lower_80']:,.0f} … {r['upper_80']:,.0f}",
+                "95 % interval": f"{r['lower_95']:,.0f} … {r['upper_95']:,.0f}",
+            }
+            for r in forecast_rows(report.forecast)
+        ],
+        OutputFormat.table,
+        title=f"Revenue forecast, next {len(made.mean)} days (model: {made.model}"
+        + (f" of {', '.join(made.members)}" if made.model == "ensemble" else "")
+        + ")",
+    )
+    console.print("Charts: " + ", ".join(str(p) for p in report.plots))
 
 
 def register(app: typer.Typer) -> None:

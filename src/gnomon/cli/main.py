@@ -19,6 +19,7 @@ from gnomon.cli import (
     demo,
     governance,
     ingest,
+    insights,
     lake,
     metrics,
     models,
@@ -70,6 +71,7 @@ sql.register(app)
 lake.register(app)
 models.register(app)
 metrics.register(app)
+insights.register(app)
 demo.register(app)
 serve.register(app)
 governance.register(app)

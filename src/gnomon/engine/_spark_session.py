@@ -11,6 +11,7 @@ query can only read the views the engine made, and console progress bars are off
 import logging
 import os
 import shutil
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
@@ -63,6 +64,9 @@ def start_session(
         # A laptop's host name often resolves to an address Spark cannot bind; local mode
         # needs nothing but the loopback interface.
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+        # Python work on the executors (scoring series in grouped pandas UDFs) needs this
+        # interpreter, with gnomon and its libraries, not whatever "python3" is on PATH.
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     running = SparkContext._active_spark_context is not None  # noqa: SLF001 - no public probe
     if not running:
         _check_java()

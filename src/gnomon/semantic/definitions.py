@@ -42,9 +42,11 @@ __all__ = [
     "MeasureSpec",
     "MetricSpec",
     "MetricsFile",
+    "MonitorSpec",
     "PeriodOverPeriodMetric",
     "RatioMetric",
     "SemanticModelSpec",
+    "Sensitivity",
     "SimpleMetric",
     "ThresholdsSpec",
     "TimeSpec",
@@ -195,6 +197,44 @@ class ThresholdsSpec(_Spec):
     critical: float | None = None
 
 
+Sensitivity = Literal["low", "medium", "high"]
+
+
+class MonitorSpec(_Spec):
+    """How scans watch a metric for anomalies (docs/insights.md).
+
+    The defaults watch the whole series and every value of every dimension the metric can be
+    sliced by, with the ``kpi`` detector at medium sensitivity: good without tuning, so a
+    metric needs no ``monitor`` block at all.
+    """
+
+    enabled: bool = True
+    sensitivity: Sensitivity = "medium"
+    """``low`` flags fewer points than ``medium``, ``high`` more."""
+    detector: str = "kpi"
+    """A detector of ``gnomon.insights.detect`` (docs/insights.md lists them)."""
+    params: dict[str, Any] = Field(default_factory=dict)
+    """Settings of the detector beyond the sensitivity (a window, say)."""
+    dimensions: list[str] | None = None
+    """The dimensions whose values get their own series; default every one of the metric's."""
+    pairs: list[tuple[str, str]] = Field(default_factory=list)
+    """Pairs of dimensions whose value combinations also get a series each."""
+    min_share: float = Field(default=0.02, ge=0.0, le=1.0)
+    """A segment is watched only when it holds at least this share of the metric's volume
+    (its total for sums and counts, the denominator's for ratios), so that tiny segments,
+    noisy by nature, do not flood the feed."""
+    min_points: int = Field(default=28, ge=4)
+    """A series needs at least this many buckets with data before it is judged."""
+
+    @field_validator("pairs")
+    @classmethod
+    def _pairs(cls, value: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        for first, second in value:
+            if first == second:
+                raise ValueError(f"a pair needs two different dimensions, not {first!r} twice")
+        return value
+
+
 class _MetricBase(_Spec):
     description: str | None = None
     owner: str | None = None
@@ -213,6 +253,8 @@ class _MetricBase(_Spec):
     """What empty time buckets show; defaults to ``zero`` for sums and counts, else ``null``."""
     grain: Grain = "day"
     """The finest grain the metric is usually looked at; rollups are kept at it."""
+    monitor: MonitorSpec = Field(default_factory=MonitorSpec)
+    """How scans watch the metric for anomalies."""
 
     @field_validator("refresh")
     @classmethod

@@ -246,13 +246,30 @@ class _Builder:
             else:
                 models[name] = model
         metrics = self._metrics(metrics_raw, models)
-        if self._issues:
-            raise DefinitionError(self._issues)
-        return SemanticLayer(
+        layer = SemanticLayer(
             models=models,
             metrics=metrics,
             calendar=calendar[0] if calendar is not None else CalendarSpec(),
         )
+        self._check_monitors(layer)
+        if self._issues:
+            raise DefinitionError(self._issues)
+        return layer
+
+    def _check_monitors(self, layer: SemanticLayer) -> None:
+        """The dimensions a metric's ``monitor`` names must be ones it can be sliced by."""
+        for resolved in layer.metrics.values():
+            monitor = resolved.spec.monitor
+            named = [*(monitor.dimensions or ()), *(d for pair in monitor.pairs for d in pair)]
+            known = layer.dimensions_of(resolved.name) if named else []
+            for name in dict.fromkeys(named):
+                if name not in known:
+                    self.problem(
+                        resolved.source,
+                        f"metrics.{resolved.name}.monitor",
+                        f"{name!r} is not a dimension of {resolved.name!r}",
+                        known,
+                    )
 
     # ------------------------------------------------------------ per definition
 

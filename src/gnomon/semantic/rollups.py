@@ -139,7 +139,8 @@ def _fingerprint(
 ) -> str:
     content = {
         "model": model.spec.model_dump(mode="json"),
-        "metrics": {m.name: m.spec.model_dump(mode="json") for m in members},
+        # How a metric is watched does not change its rows: a new ``monitor`` keeps the rollup.
+        "metrics": {m.name: m.spec.model_dump(mode="json", exclude={"monitor"}) for m in members},
         "calendar": layer.calendar.model_dump(mode="json"),
         "grain": grain,
     }

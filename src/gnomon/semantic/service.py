@@ -336,6 +336,31 @@ class SemanticService:
             "sql_engine": engine_name,
         }
 
+    def data_view(self, metrics: Sequence[str], *, ctx: RequestContext) -> str:
+        """Which view of the data ``ctx`` reads ``metrics`` through, as a short stable key.
+
+        ``""`` when nothing narrows the reads beyond the tenant; otherwise a digest of the row
+        and column policies that apply, so that readers under the same rules share one key.
+        What is computed from a metric's rows (anomalies, say) is kept per view and shown only
+        to readers of that view.
+
+        Raises:
+            UnknownMetric: a metric is not defined.
+        """
+        layer = self.layer(ctx=ctx)
+        sources = {
+            base.model.table_key: self._resolve(base.model.layer, base.model.table)
+            for name in metrics
+            for base in layer.base_metrics(name)
+            if base.model is not None
+        }
+        access = self._access(ctx, sources)
+        narrowed = {t: rules for t, rules in access.tables.items() if access.restricts(t)}
+        if not narrowed:
+            return ""
+        key = _access_key(Access(tenant=access.tenant, tables=narrowed))
+        return hashlib.sha256(repr(key).encode()).hexdigest()[:16]
+
     def _build(self, items: Sequence[Definition]) -> SemanticLayer:
         tables: dict[str, pa.Schema] = {}
         for item in items:

@@ -549,3 +549,51 @@ def test_load_definitions_collects_problems_of_every_file_with_lines(tmp_path: P
     assert broken["line"] is not None
     duplicate = next(i for i in issues if i["file"] == "metrics/c.yaml")
     assert duplicate["line"] == 3
+
+
+def test_a_metric_is_monitored_with_defaults_unless_it_says_otherwise() -> None:
+    layer = layer_of(
+        BASE,
+        """
+        metrics:
+          watched:
+            measure: orders.revenue
+            monitor: {sensitivity: high, dimensions: [region], pairs: [[region, channel]]}
+        """,
+    )
+    default = layer.metric("revenue").spec.monitor
+    assert (default.enabled, default.sensitivity, default.detector) == (True, "medium", "kpi")
+    assert default.dimensions is None
+    watched = layer.metric("watched").spec.monitor
+    assert watched.sensitivity == "high"
+    assert watched.dimensions == ["region"]
+    assert watched.pairs == [("region", "channel")]
+
+
+def test_monitor_names_only_dimensions_the_metric_has() -> None:
+    found = only(
+        BASE,
+        """
+        metrics:
+          watched: {measure: visits.visits, monitor: {dimensions: [region, channel]}}
+        """,
+    )
+    assert found["path"] == "metrics.watched.monitor"
+    assert "'channel' is not a dimension of 'watched'" in found["message"]
+    assert found["valid"] == ["region"]
+
+
+@pytest.mark.parametrize(
+    ("monitor", "message"),
+    [
+        ("{sensitivity: extreme}", "sensitivity"),
+        ("{pairs: [[region, region]]}", "two different dimensions"),
+        ("{min_share: 2}", "min_share"),
+        ("{min_points: 1}", "min_points"),
+        ("{schedule: hourly}", "schedule"),
+    ],
+)
+def test_a_bad_monitor_block_is_refused(monitor: str, message: str) -> None:
+    found = only(BASE, f"metrics:\n  watched: {{measure: orders.revenue, monitor: {monitor}}}\n")
+    assert found["path"].startswith("metrics.watched.monitor")
+    assert message in found["path"] + found["message"]

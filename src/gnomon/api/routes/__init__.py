@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from gnomon.api.routes import admin, catalog, health, metrics, query
+from gnomon.api.routes import admin, catalog, health, insights, metrics, query
 
 __all__ = ["ROUTERS"]
 
@@ -11,5 +11,6 @@ ROUTERS: tuple[APIRouter, ...] = (
     query.router,
     catalog.router,
     metrics.router,
+    insights.router,
     admin.router,
 )

@@ -30,6 +30,9 @@ PERMISSIONS: tuple[str, ...] = (
     "metrics:read",
     "metrics:query",
     "metrics:write",
+    "insights:read",
+    "insights:feedback",
+    "insights:scan",
     "sql:query",
     "users:read",
     "users:write",
@@ -45,11 +48,19 @@ PERMISSIONS: tuple[str, ...] = (
 )
 """Every permission an endpoint may require."""
 
-_VIEWER = ("sources:read", "datasets:read", "runs:read", "metrics:read", "metrics:query")
+_VIEWER = (
+    "sources:read",
+    "datasets:read",
+    "runs:read",
+    "metrics:read",
+    "metrics:query",
+    "insights:read",
+)
+_ANALYST = (*_VIEWER, "sql:query", "insights:feedback")
 BUILTIN_ROLES: Mapping[str, tuple[str, ...]] = {
     "viewer": _VIEWER,
-    "analyst": (*_VIEWER, "sql:query"),
-    "editor": (*_VIEWER, "sql:query", "metrics:write"),
+    "analyst": _ANALYST,
+    "editor": (*_ANALYST, "metrics:write", "insights:scan"),
     "admin": ("*",),
 }
 _GRANT = re.compile(
