@@ -8,6 +8,7 @@ __all__ = [
     "CatalogUnavailable",
     "DatasetNotFound",
     "LeaseHeld",
+    "NotificationNotFound",
     "RunNotFound",
     "SourceNotFound",
     "TenantNotFound",
@@ -49,6 +50,12 @@ class AnomalyNotFound(NotFound):
     """No anomaly with that id exists for the tenant (one of another tenant counts as missing)."""
 
     code = "anomaly_not_found"
+
+
+class NotificationNotFound(NotFound):
+    """No notification with that id exists (for the tenant, when one is given)."""
+
+    code = "notification_not_found"
 
 
 class LeaseHeld(Conflict):

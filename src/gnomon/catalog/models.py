@@ -39,9 +39,11 @@ __all__ = [
     "ContractVersion",
     "Dataset",
     "Definition",
+    "DeliveryAttempt",
     "IngestedFile",
     "InsightModel",
     "Lease",
+    "Notification",
     "OutboxMessage",
     "Role",
     "Rollup",
@@ -450,3 +452,64 @@ class Anomaly(Base):
     feedback_by: Mapped[str | None] = mapped_column(String, nullable=True)
     feedback_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     detected_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class Notification(Base):
+    """One alert notification to deliver to one channel: the actions outbox.
+
+    Added in the transaction that changes the alert, so a notification exists exactly when the
+    change does. ``(tenant_id, key)`` is unique: the idempotency key names the notification,
+    and adding it again finds the row already there. Dispatchers claim due rows through the
+    ``(status, next_attempt_at)`` index; the other two serve listings by alert and by rule.
+    """
+
+    __tablename__ = "notifications"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "key"),
+        Index(None, "status", "next_attempt_at"),
+        Index(None, "tenant_id", "fingerprint"),
+        Index(None, "tenant_id", "rule"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(String, ForeignKey(_TENANT_FK))
+    key: Mapped[str] = mapped_column(String)
+    channel: Mapped[str] = mapped_column(String)
+    rule: Mapped[str] = mapped_column(String)
+    fingerprint: Mapped[str] = mapped_column(String)
+    state: Mapped[str] = mapped_column(String)
+    payload: Mapped[dict[str, Any]] = mapped_column(_JSON)
+    status: Mapped[str] = mapped_column(String)
+    attempts: Mapped[int] = mapped_column(Integer)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    lease_owner: Mapped[str | None] = mapped_column(String, nullable=True)
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    claimed_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    last_error: Mapped[str | None] = mapped_column(String, nullable=True)
+
+
+class DeliveryAttempt(Base):
+    """One delivery attempt of a notification; rows are only ever inserted.
+
+    ``(notification_id, number)`` is unique, so two dispatchers recording at once cannot give
+    two attempts one number.
+    """
+
+    __tablename__ = "delivery_attempts"
+    __table_args__ = (UniqueConstraint("notification_id", "number"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    notification_id: Mapped[int] = mapped_column(Integer, ForeignKey("notifications.id"))
+    tenant_id: Mapped[str] = mapped_column(String, ForeignKey(_TENANT_FK))
+    number: Mapped[int] = mapped_column(Integer)
+    owner: Mapped[str] = mapped_column(String)
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    finished_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    outcome: Mapped[str] = mapped_column(String)
+    status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    latency_ms: Mapped[float | None] = mapped_column(Double, nullable=True)
+    response_excerpt: Mapped[str] = mapped_column(String)
+    error: Mapped[str | None] = mapped_column(String, nullable=True)
+    reference: Mapped[str | None] = mapped_column(String, nullable=True)

@@ -16,8 +16,11 @@ __all__ = [
     "ANOMALY_SEVERITIES",
     "ANOMALY_STATUSES",
     "DEFINITION_KINDS",
+    "DELIVERY_OUTCOMES",
+    "FINISHED_NOTIFICATION_STATUSES",
     "FINISHED_RUN_STATUSES",
     "INSIGHT_MODEL_KINDS",
+    "NOTIFICATION_STATUSES",
     "POLICY_KINDS",
     "RUN_KINDS",
     "RUN_STATUSES",
@@ -33,6 +36,9 @@ __all__ = [
     "DatasetRecord",
     "DefinitionKind",
     "DefinitionRecord",
+    "DeliveryAttemptInput",
+    "DeliveryAttemptRecord",
+    "DeliveryOutcome",
     "IngestedFileRecord",
     "InsightModelKind",
     "InsightModelRecord",
@@ -79,6 +85,23 @@ ANOMALY_SEVERITIES: tuple[AnomalySeverity, ...] = ("low", "medium", "high", "cri
 """The severities from least to most severe: ``min_severity`` filters keep this order."""
 ANOMALY_DIRECTIONS: tuple[AnomalyDirection, ...] = ("up", "down")
 ANOMALY_STATUSES: tuple[AnomalyStatus, ...] = ("open", "dismissed", "confirmed")
+
+NotificationStatus = Literal["pending", "delivering", "delivered", "failed", "dead"]
+"""Where a notification stands in the outbox: ``pending`` (due at ``next_attempt_at``),
+``delivering`` (claimed by a dispatcher until its lease expires), or finished: ``delivered``
+(the receiver took it), ``failed`` (a permanent failure) or ``dead`` (attempts exhausted)."""
+NOTIFICATION_STATUSES: tuple[NotificationStatus, ...] = (
+    "pending",
+    "delivering",
+    "delivered",
+    "failed",
+    "dead",
+)
+FINISHED_NOTIFICATION_STATUSES: tuple[NotificationStatus, ...] = ("delivered", "failed", "dead")
+
+DeliveryOutcome = Literal["delivered", "retry", "failed"]
+"""How one delivery attempt went: the same words as a channel's ``Attempt.outcome``."""
+DELIVERY_OUTCOMES: tuple[DeliveryOutcome, ...] = ("delivered", "retry", "failed")
 
 SegmentValue = str | int | float | bool | None
 """The value of one dimension in a segment (``{"region": "EMEA"}``)."""
@@ -501,3 +524,81 @@ class AnomalyRecord:
     feedback_by: str | None
     feedback_at: datetime | None
     detected_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class NotificationRecord:
+    """One notification in the outbox: what to send to which channel, and how far it got.
+
+    ``key`` is the idempotency key, unique per tenant and the same on every attempt.
+    ``payload`` holds the notification's fields as JSON (the channel's input). ``attempts``
+    counts the attempts recorded, including one abandoned by a dispatcher that stopped before
+    recording its outcome. ``next_attempt_at`` is when a ``pending`` notification is due
+    (``None`` once it is finished); ``lease_owner`` and ``lease_expires_at`` name the
+    dispatcher that claimed a ``delivering`` one and until when (``None`` otherwise), and
+    ``claimed_at`` when it was last claimed. ``last_error`` is the error of the attempt that
+    last changed the status.
+    """
+
+    id: int
+    tenant: str
+    key: str
+    channel: str
+    rule: str
+    fingerprint: str
+    state: str
+    payload: dict[str, Any]
+    status: NotificationStatus
+    attempts: int
+    next_attempt_at: datetime | None
+    lease_owner: str | None
+    lease_expires_at: datetime | None
+    claimed_at: datetime | None
+    created_at: datetime
+    delivered_at: datetime | None
+    last_error: str | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeliveryAttemptInput:
+    """One delivery attempt to record: how it went and when (aware datetimes).
+
+    ``outcome`` is ``delivered``, ``retry`` (transient) or ``failed`` (permanent);
+    ``status_code`` the receiver's HTTP status or SMTP reply code; ``latency_ms`` from start
+    to end; ``response_excerpt`` the start of the answer; ``reference`` what the receiver
+    calls the delivery (a Slack ``ts``, a Message-ID), when it says.
+    """
+
+    outcome: str
+    started_at: datetime
+    finished_at: datetime
+    status_code: int | None = None
+    latency_ms: float | None = None
+    response_excerpt: str = ""
+    error: str | None = None
+    reference: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryAttemptRecord:
+    """A recorded delivery attempt of a notification, numbered 1, 2, 3 … per notification.
+
+    ``owner`` is the dispatcher that made it. An attempt its dispatcher abandoned (the lease
+    ran out before an outcome was recorded; the receiver may or may not have it) is recorded
+    by the dispatcher that takes over, as outcome ``retry`` with the error saying so and
+    ``latency_ms`` ``None``.
+    """
+
+    id: int
+    notification_id: int
+    tenant: str
+    number: int
+    owner: str
+    started_at: datetime
+    finished_at: datetime
+    outcome: DeliveryOutcome
+    status_code: int | None
+    latency_ms: float | None
+    response_excerpt: str
+    error: str | None
+    reference: str | None

@@ -35,9 +35,11 @@ from gnomon.catalog.repositories import (
     ContractRepository,
     DatasetRepository,
     DefinitionRepository,
+    DeliveryRepository,
     IngestedFileRepository,
     InsightModelRepository,
     LeaseRepository,
+    NotificationRepository,
     OutboxRepository,
     RoleRepository,
     RollupRepository,
@@ -98,6 +100,9 @@ class CatalogTransaction:
         changes: the generations writes move, for readers that keep what they read.
         insight_models: versions of the fitted detectors and forecasters of each series.
         anomalies: the anomalies scans found, and the feedback given on them.
+        notifications: alert notifications to deliver (the actions outbox), claimed by
+            dispatchers under leases.
+        deliveries: the log of every delivery attempt of those notifications.
     """
 
     __slots__ = (
@@ -108,9 +113,11 @@ class CatalogTransaction:
         "contracts",
         "datasets",
         "definitions",
+        "deliveries",
         "files",
         "insight_models",
         "leases",
+        "notifications",
         "outbox",
         "policies",
         "roles",
@@ -142,6 +149,8 @@ class CatalogTransaction:
         self.changes = ChangeRepository(session, clock)
         self.insight_models = InsightModelRepository(session, clock)
         self.anomalies = AnomalyRepository(session, clock)
+        self.notifications = NotificationRepository(session, clock)
+        self.deliveries = DeliveryRepository(session, clock)
 
 
 class Catalog:

@@ -40,8 +40,11 @@ from gnomon.catalog import (
     CatalogTransaction,
     ChangeWatch,
     DatasetNotFound,
+    DeliveryAttemptInput,
     LeaseHeld,
     NewAuditEntry,
+    NotificationNotFound,
+    NotificationRecord,
     NotInMemory,
     RunNotFound,
     SourceNotFound,
@@ -127,6 +130,34 @@ def finding(record: AnomalyRecord) -> tuple[Any, ...]:
         record.model_id,
         record.evidence,
     )
+
+
+def notification(**overrides: Any) -> dict[str, Any]:
+    """Arguments of ``tx.notifications.add`` for acme's revenue alert to ops, some replaced."""
+    arguments: dict[str, Any] = {
+        "tenant": "acme",
+        "key": "alert-1:firing:ops",
+        "channel": "ops",
+        "rule": "revenue_drop",
+        "fingerprint": "fp-revenue-eu",
+        "state": "firing",
+        "payload": {"title": "Revenue down", "labels": {"region": "EU"}, "value": 6000},
+    }
+    return arguments | overrides
+
+
+def attempt_input(outcome: str, at: datetime = START, **overrides: Any) -> DeliveryAttemptInput:
+    """A delivery attempt that started at ``at`` and took 40 ms."""
+    base = DeliveryAttemptInput(
+        outcome=outcome,
+        started_at=at,
+        finished_at=at + timedelta(milliseconds=40),
+        status_code={"delivered": 200, "retry": 503, "failed": 400}.get(outcome),
+        latency_ms=40.0,
+        response_excerpt="ok" if outcome == "delivered" else "no",
+        error=None if outcome == "delivered" else f"answered {outcome}",
+    )
+    return dataclasses.replace(base, **overrides)
 
 
 def digest(key: str) -> str:
@@ -3313,3 +3344,480 @@ class CatalogSuite:
         by_key = {(a.segment_key, a.time): a.score for a in stored}
         for i, item in enumerate(rescored):
             assert by_key[(segment_key(item.segment), item.time)] == (9.0 if i % 3 == 0 else 4.0)
+
+    # ------------------------------------------------------------------ notifications
+
+    def test_notification_add_stores_every_field_due_now(self, catalog: Catalog) -> None:
+        with catalog.transaction() as tx:
+            added = tx.notifications.add(**notification())
+        with catalog.transaction() as tx:
+            stored = tx.notifications.get(added.id, tenant="acme")
+        assert stored == added
+        assert (stored.tenant, stored.key, stored.channel, stored.rule) == (
+            "acme",
+            "alert-1:firing:ops",
+            "ops",
+            "revenue_drop",
+        )
+        assert (stored.fingerprint, stored.state) == ("fp-revenue-eu", "firing")
+        assert stored.payload == notification()["payload"]
+        assert (stored.status, stored.attempts, stored.next_attempt_at) == ("pending", 0, START)
+        assert (stored.lease_owner, stored.lease_expires_at, stored.claimed_at) == (None,) * 3
+        assert (stored.created_at, stored.delivered_at, stored.last_error) == (START, None, None)
+
+    def test_adding_a_known_key_returns_the_stored_notification(self, catalog: Catalog) -> None:
+        with catalog.transaction() as tx:
+            first = tx.notifications.add(**notification())
+            again = tx.notifications.add(**notification(payload={"title": "changed"}))
+            other_tenant = tx.notifications.add(**notification(tenant="globex"))
+        with catalog.transaction() as tx:
+            claimed = tx.notifications.claim(owner="d1", lease=timedelta(minutes=1))
+        with catalog.transaction() as tx:
+            tx.notifications.record_attempt(claimed[0].id, attempt_input("delivered"), owner="d1")
+            after_delivery = tx.notifications.add(**notification(state="resolved"))
+            listed = tx.notifications.list(tenant="acme")
+        assert again == first
+        assert other_tenant.id != first.id
+        assert other_tenant.tenant == "globex"
+        assert after_delivery.id == first.id
+        assert after_delivery.status == "delivered"
+        assert after_delivery.state == "firing"
+        assert [n.id for n in listed] == [first.id]
+        assert listed[0].payload == notification()["payload"]
+
+    def test_a_notification_rolls_back_with_its_transaction(self, catalog: Catalog) -> None:
+        with pytest.raises(RuntimeError), catalog.transaction() as tx:
+            tx.notifications.add(**notification())
+            raise RuntimeError("the alert change failed")
+        with catalog.transaction() as tx:
+            assert tx.notifications.list(tenant="acme") == []
+            assert tx.notifications.claim(owner="d1", lease=timedelta(minutes=1)) == []
+
+    @pytest.mark.parametrize(
+        ("overrides", "match"),
+        [
+            ({"key": ""}, "idempotency key"),
+            ({"channel": " ops"}, "channel"),
+            ({"rule": "a\nb"}, "rule"),
+            ({"fingerprint": ""}, "fingerprint"),
+            ({"payload": {"at": START}}, "payload"),
+            ({"payload": ["not", "an", "object"]}, "payload"),
+            ({"not_before": datetime(2025, 3, 1)}, "timezone-aware"),
+        ],
+    )
+    def test_notification_input_is_checked(
+        self, catalog: Catalog, overrides: dict[str, Any], match: str
+    ) -> None:
+        with catalog.transaction() as tx, pytest.raises(InvalidInput, match=match):
+            tx.notifications.add(**notification(**overrides))
+
+    def test_notification_of_an_unknown_tenant_is_refused(self, catalog: Catalog) -> None:
+        with catalog.transaction() as tx, pytest.raises(TenantNotFound):
+            tx.notifications.add(**notification(tenant="initech"))
+
+    def test_claim_takes_due_notifications_oldest_first_under_a_lease(
+        self, catalog: Catalog
+    ) -> None:
+        lease = timedelta(seconds=60)
+        with catalog.transaction() as tx:
+            later = tx.notifications.add(
+                **notification(key="later"), not_before=START + timedelta(minutes=5)
+            )
+            second = tx.notifications.add(
+                **notification(key="second"), not_before=START - timedelta(seconds=1)
+            )
+            first = tx.notifications.add(
+                **notification(key="first"), not_before=START - timedelta(seconds=2)
+            )
+            third = tx.notifications.add(**notification(key="third", tenant="globex"))
+        with catalog.transaction() as tx:
+            taken = tx.notifications.claim(owner="d1", lease=lease, limit=2, now=START)
+            rest = tx.notifications.claim(owner="d2", lease=lease, now=START)
+            nothing = tx.notifications.claim(owner="d3", lease=lease, now=START)
+        assert [n.id for n in taken] == [first.id, second.id]
+        assert [n.id for n in rest] == [third.id]
+        assert nothing == []
+        for claimed, owner in ((taken[0], "d1"), (taken[1], "d1"), (rest[0], "d2")):
+            assert claimed.status == "delivering"
+            assert (claimed.lease_owner, claimed.lease_expires_at) == (owner, START + lease)
+            assert claimed.claimed_at == START
+            assert claimed.attempts == 0
+        with catalog.transaction() as tx:
+            assert tx.notifications.get(first.id, tenant="acme") == taken[0]
+            live = tx.notifications.claim(
+                owner="d3", lease=lease, now=START + lease - timedelta(microseconds=1)
+            )
+            expired = tx.notifications.claim(owner="d3", lease=lease, now=START + lease)
+            due_later = tx.notifications.claim(
+                owner="d4", lease=lease, now=START + timedelta(minutes=5)
+            )
+        assert live == []
+        # Expired claims are taken over, oldest due first; "later" is not due yet.
+        assert [n.id for n in expired] == [first.id, second.id, third.id]
+        assert [n.id for n in due_later] == [first.id, second.id, third.id, later.id]
+
+    def test_an_expired_claim_is_taken_over_and_its_attempt_recorded(
+        self, catalog: Catalog
+    ) -> None:
+        lease = timedelta(seconds=60)
+        with catalog.transaction() as tx:
+            added = tx.notifications.add(**notification())
+        with catalog.transaction() as tx:
+            tx.notifications.claim(owner="dead", lease=lease, now=START)
+        with catalog.transaction() as tx:
+            before_expiry = tx.notifications.claim(
+                owner="d2", lease=lease, now=START + lease - timedelta(microseconds=1)
+            )
+            taken = tx.notifications.claim(owner="d2", lease=lease, now=START + lease)
+            attempts = tx.deliveries.list(added.id, tenant="acme")
+        assert before_expiry == []
+        [record] = taken
+        assert (record.lease_owner, record.lease_expires_at) == ("d2", START + 2 * lease)
+        assert record.claimed_at == START + lease
+        assert record.attempts == 1
+        assert record.last_error is not None
+        assert "abandoned" in record.last_error
+        [abandoned] = attempts
+        assert (abandoned.number, abandoned.owner, abandoned.outcome) == (1, "dead", "retry")
+        assert (abandoned.started_at, abandoned.finished_at) == (START, START + lease)
+        assert (abandoned.status_code, abandoned.latency_ms) == (None, None)
+        assert abandoned.error is not None
+        assert "dead" in abandoned.error
+        assert "may or may not" in abandoned.error
+
+    def test_a_takeover_that_uses_the_last_attempt_makes_it_dead(self, catalog: Catalog) -> None:
+        lease = timedelta(seconds=60)
+        with catalog.transaction() as tx:
+            added = tx.notifications.add(**notification())
+            tx.notifications.claim(owner="d1", lease=lease, now=START)
+        with catalog.transaction() as tx:
+            tx.notifications.record_attempt(
+                added.id, attempt_input("retry"), owner="d1", retry_at=START
+            )
+            tx.notifications.claim(owner="d1", lease=lease, now=START)
+        with catalog.transaction() as tx:
+            taken = tx.notifications.claim(
+                owner="d2", lease=lease, now=START + lease, max_attempts=2
+            )
+            stored = tx.notifications.get(added.id, tenant="acme")
+        assert taken == []
+        assert (stored.status, stored.attempts) == ("dead", 2)
+        assert (stored.lease_owner, stored.next_attempt_at) == (None, None)
+        with catalog.transaction() as tx:
+            assert tx.notifications.claim(owner="d3", lease=lease, now=START + 10 * lease) == []
+
+    def test_renew_extends_only_the_owners_live_claims(self, catalog: Catalog) -> None:
+        lease = timedelta(seconds=60)
+        with catalog.transaction() as tx:
+            ids = [tx.notifications.add(**notification(key=f"k{i}")).id for i in range(3)]
+            tx.notifications.claim(owner="d1", lease=lease, limit=2, now=START)
+            tx.notifications.claim(owner="d2", lease=lease, now=START)
+        later = START + timedelta(seconds=30)
+        with catalog.transaction() as tx:
+            renewed = tx.notifications.renew([*ids, 999], owner="d1", lease=lease, now=later)
+            assert tx.notifications.renew([], owner="d1", lease=lease) == []
+            stored = [tx.notifications.get(i, tenant="acme") for i in ids]
+        assert renewed == ids[:2]
+        assert [n.lease_expires_at for n in stored] == [later + lease, later + lease, START + lease]
+        with catalog.transaction() as tx:
+            tx.notifications.claim(owner="d3", lease=lease, now=later + lease)
+            assert tx.notifications.renew(ids, owner="d1", lease=lease, now=later + lease) == []
+            with pytest.raises(InvalidInput, match="lease"):
+                tx.notifications.renew(ids, owner="d3", lease=timedelta(0))
+
+    def test_release_gives_claims_back_without_an_attempt(self, catalog: Catalog) -> None:
+        lease = timedelta(seconds=60)
+        until = START + timedelta(seconds=20)
+        with catalog.transaction() as tx:
+            a = tx.notifications.add(**notification(key="a"))
+            b = tx.notifications.add(**notification(key="b"))
+            tx.notifications.claim(owner="d1", lease=lease, now=START)
+        with catalog.transaction() as tx:
+            assert tx.notifications.release([a.id], owner="d2", next_attempt_at=until) == 0
+            assert tx.notifications.release([a.id], owner="d1", next_attempt_at=until) == 1
+            assert tx.notifications.release([b.id], owner="d1") == 1
+            assert tx.notifications.release([b.id], owner="d1") == 0
+            released = [tx.notifications.get(i, tenant="acme") for i in (a.id, b.id)]
+            early = tx.notifications.claim(owner="d2", lease=lease, now=START)
+            on_time = tx.notifications.claim(owner="d2", lease=lease, now=until)
+        assert [(n.status, n.attempts, n.lease_owner) for n in released] == [
+            ("pending", 0, None),
+            ("pending", 0, None),
+        ]
+        assert [n.next_attempt_at for n in released] == [until, START]
+        assert [n.id for n in early] == [b.id]
+        assert [n.id for n in on_time] == [a.id]
+
+    def test_attempts_move_the_notification_and_are_logged(self, catalog: Catalog) -> None:
+        lease = timedelta(seconds=60)
+        retry_at = START + timedelta(seconds=10)
+        with catalog.transaction() as tx:
+            ids = {k: tx.notifications.add(**notification(key=k)).id for k in "rfdx"}
+            tx.notifications.claim(owner="d1", lease=lease, now=START)
+        with catalog.transaction() as tx:
+            retried = tx.notifications.record_attempt(
+                ids["r"], attempt_input("retry"), owner="d1", retry_at=retry_at
+            )
+            failed = tx.notifications.record_attempt(ids["f"], attempt_input("failed"), owner="d1")
+            delivered = tx.notifications.record_attempt(
+                ids["d"], attempt_input("delivered", reference="ts-1"), owner="d1"
+            )
+            exhausted = tx.notifications.record_attempt(
+                ids["x"], attempt_input("retry"), owner="d1", retry_at=None
+            )
+        assert (retried.status, retried.next_attempt_at, retried.attempts) == (
+            "pending",
+            retry_at,
+            1,
+        )
+        assert (retried.lease_owner, retried.last_error) == (None, "answered retry")
+        assert (failed.status, failed.next_attempt_at, failed.last_error) == (
+            "failed",
+            None,
+            "answered failed",
+        )
+        assert (delivered.status, delivered.delivered_at, delivered.last_error) == (
+            "delivered",
+            START + timedelta(milliseconds=40),
+            None,
+        )
+        assert (exhausted.status, exhausted.next_attempt_at) == ("dead", None)
+        with catalog.transaction() as tx:
+            again = tx.notifications.claim(owner="d1", lease=lease, now=retry_at)
+            assert [n.id for n in again] == [ids["r"]]
+            tx.notifications.record_attempt(
+                ids["r"], attempt_input("delivered", at=retry_at), owner="d1"
+            )
+            log = tx.deliveries.list(ids["r"], tenant="acme")
+            [delivery] = tx.deliveries.list(ids["d"], tenant="acme")
+            final = tx.notifications.get(ids["r"], tenant="acme")
+        assert [(a.number, a.outcome, a.status_code) for a in log] == [
+            (1, "retry", 503),
+            (2, "delivered", 200),
+        ]
+        assert (final.status, final.attempts, final.delivered_at) == (
+            "delivered",
+            2,
+            retry_at + timedelta(milliseconds=40),
+        )
+        assert (delivery.owner, delivery.started_at, delivery.latency_ms) == ("d1", START, 40.0)
+        assert (delivery.response_excerpt, delivery.reference, delivery.error) == (
+            "ok",
+            "ts-1",
+            None,
+        )
+        assert delivery.tenant == "acme"
+
+    def test_an_attempt_of_a_lost_claim_is_logged_but_moves_nothing_but_delivery(
+        self, catalog: Catalog
+    ) -> None:
+        lease = timedelta(seconds=60)
+        with catalog.transaction() as tx:
+            slow = tx.notifications.add(**notification(key="slow")).id
+            late = tx.notifications.add(**notification(key="late")).id
+            tx.notifications.claim(owner="d1", lease=lease, now=START)
+        with catalog.transaction() as tx:
+            tx.notifications.claim(owner="d2", lease=lease, now=START + lease)
+            # d1 comes back after d2 took over: its failures are d2's business now ...
+            kept = tx.notifications.record_attempt(
+                slow, attempt_input("retry"), owner="d1", retry_at=START
+            )
+            also_kept = tx.notifications.record_attempt(late, attempt_input("failed"), owner="d1")
+            # ... but a receiver that took the notification has it, whoever sent it.
+            delivered = tx.notifications.record_attempt(
+                late, attempt_input("delivered"), owner="d1"
+            )
+            # d2's own attempt then finds it delivered and leaves it so.
+            after = tx.notifications.record_attempt(late, attempt_input("failed"), owner="d2")
+            log = tx.deliveries.list(late, tenant="acme")
+        assert (kept.status, kept.lease_owner, kept.attempts) == ("delivering", "d2", 2)
+        assert (also_kept.status, also_kept.lease_owner) == ("delivering", "d2")
+        assert (delivered.status, delivered.lease_owner) == ("delivered", None)
+        assert (after.status, after.attempts, after.last_error) == ("delivered", 4, None)
+        assert [(a.number, a.owner, a.outcome) for a in log] == [
+            (1, "d1", "retry"),
+            (2, "d1", "failed"),
+            (3, "d1", "delivered"),
+            (4, "d2", "failed"),
+        ]
+
+    def test_attempt_input_is_checked(self, catalog: Catalog) -> None:
+        with catalog.transaction() as tx:
+            added = tx.notifications.add(**notification())
+            with pytest.raises(NotificationNotFound):
+                tx.notifications.record_attempt(
+                    added.id + 1000, attempt_input("delivered"), owner="d1"
+                )
+            with pytest.raises(InvalidInput, match="outcome"):
+                tx.notifications.record_attempt(added.id, attempt_input("sent"), owner="d1")
+            with pytest.raises(InvalidInput, match="timezone-aware"):
+                tx.notifications.record_attempt(
+                    added.id, attempt_input("retry"), owner="d1", retry_at=datetime(2025, 3, 2)
+                )
+            with pytest.raises(InvalidInput, match="latency_ms"):
+                tx.notifications.record_attempt(
+                    added.id, attempt_input("delivered", latency_ms=-1.0), owner="d1"
+                )
+            with pytest.raises(InvalidInput, match="limit"):
+                tx.notifications.claim(owner="d1", lease=timedelta(minutes=1), limit=0)
+            assert tx.deliveries.list(added.id, tenant="acme") == []
+
+    def test_notifications_list_by_alert_rule_channel_and_status(self, catalog: Catalog) -> None:
+        with catalog.transaction() as tx:
+            firing = tx.notifications.add(**notification(key="f-ops"))
+            paged = tx.notifications.add(**notification(key="f-pager", channel="pager"))
+            other = tx.notifications.add(
+                **notification(key="o", fingerprint="fp-other", rule="late_orders")
+            )
+            tx.notifications.claim(owner="d1", lease=timedelta(minutes=1), limit=1)
+        with catalog.transaction() as tx:
+            by_alert = tx.notifications.list(tenant="acme", fingerprint="fp-revenue-eu")
+            by_rule = tx.notifications.list(tenant="acme", rule="late_orders")
+            by_channel = tx.notifications.list(tenant="acme", channel="pager")
+            delivering = tx.notifications.list(tenant="acme", status="delivering")
+            pending = tx.notifications.list(tenant="acme", status="pending", limit=1)
+            with pytest.raises(InvalidInput, match="pending, delivering"):
+                tx.notifications.list(tenant="acme", status="sent")
+            found = tx.notifications.by_key("f-pager", tenant="acme")
+            missing = tx.notifications.by_key("f-pager", tenant="globex")
+        assert [n.id for n in by_alert] == [firing.id, paged.id]
+        assert [n.id for n in by_rule] == [other.id]
+        assert [n.id for n in by_channel] == [paged.id]
+        assert [n.id for n in delivering] == [firing.id]
+        assert [n.id for n in pending] == [paged.id]
+        assert found is not None
+        assert found.id == paged.id
+        assert missing is None
+
+    def test_tenants_never_see_each_others_notifications(self, catalog: Catalog) -> None:
+        with catalog.transaction() as tx:
+            acme = tx.notifications.add(**notification())
+            tx.notifications.claim(owner="d1", lease=timedelta(minutes=1))
+            tx.notifications.record_attempt(acme.id, attempt_input("delivered"), owner="d1")
+        with catalog.transaction() as tx:
+            assert tx.notifications.list(tenant="globex") == []
+            assert tx.deliveries.list(acme.id, tenant="globex") == []
+            with pytest.raises(NotificationNotFound) as caught:
+                tx.notifications.get(acme.id, tenant="globex")
+            assert "acme" not in caught.value.message
+            assert isinstance(caught.value, NotFound)
+
+    def test_notification_payload_is_detached_from_input_and_output(self, catalog: Catalog) -> None:
+        payload: dict[str, Any] = {"labels": {"region": "EU"}}
+        with catalog.transaction() as tx:
+            added = tx.notifications.add(**notification(payload=payload))
+            payload["labels"]["region"] = "US"
+            added.payload["labels"]["region"] = "APAC"
+            stored = tx.notifications.get(added.id, tenant="acme")
+        assert stored.payload == {"labels": {"region": "EU"}}
+
+    def test_concurrent_claims_never_share_a_notification(
+        self, catalog_url: str, catalog: Catalog
+    ) -> None:
+        total, dispatchers = 40, 5
+        with catalog.transaction() as tx:
+            for i in range(total):
+                tx.notifications.add(**notification(key=f"k{i:02d}"))
+        catalogs = [Catalog(catalog_url) for _ in range(dispatchers)]
+
+        def claim_all(index: int) -> list[NotificationRecord]:
+            taken: list[NotificationRecord] = []
+            while True:
+                with catalogs[index].transaction() as tx:
+                    batch = tx.notifications.claim(
+                        owner=f"d{index}", lease=timedelta(minutes=5), limit=3
+                    )
+                if not batch:
+                    return taken
+                taken += batch
+
+        try:
+            outcomes = run_in_threads(dispatchers, claim_all)
+        finally:
+            for each in catalogs:
+                each.dispose()
+        claimed = [n.key for taken in outcomes for n in taken]
+        assert sorted(claimed) == [f"k{i:02d}" for i in range(total)]
+        with catalog.transaction() as tx:
+            stored = tx.notifications.list(tenant="acme", limit=total)
+        owners = {n.key: f"d{i}" for i, taken in enumerate(outcomes) for n in taken}
+        assert all(n.lease_owner == owners[n.key] for n in stored)
+        assert all(n.attempts == 0 for n in stored)
+
+    def test_a_claim_never_takes_what_an_uncommitted_claim_holds(
+        self, catalog_url: str, catalog: Catalog, clock: FixedClock
+    ) -> None:
+        # PostgreSQL: the second claim skips the rows the first has locked and returns at once.
+        # SQLite: the second claim waits for the first's write lock, then finds them claimed.
+        with catalog.transaction() as tx:
+            for i in range(6):
+                tx.notifications.add(**notification(key=f"k{i}"))
+        racer = Catalog(catalog_url, clock=clock)
+        outcome: dict[str, Any] = {}
+
+        def claim_second() -> None:
+            try:
+                with racer.transaction() as tx:
+                    outcome["second"] = tx.notifications.claim(
+                        owner="d2", lease=timedelta(minutes=5)
+                    )
+            except BaseException as exc:  # noqa: BLE001 - reported by the assertions below
+                outcome["error"] = exc
+
+        thread = threading.Thread(target=claim_second)
+        try:
+            with catalog.transaction() as tx:
+                first = tx.notifications.claim(owner="d1", lease=timedelta(minutes=5), limit=3)
+                thread.start()
+                if catalog.backend == "postgresql":
+                    thread.join(timeout=30)
+                    assert not thread.is_alive(), "the second claim waited for the first"
+        finally:
+            if thread.ident is not None:
+                thread.join()
+            racer.dispose()
+        assert "error" not in outcome, outcome.get("error")
+        second = outcome["second"]
+        assert len(first) == 3
+        assert {n.key for n in first}.isdisjoint({n.key for n in second})
+        assert {n.key for n in first} | {n.key for n in second} == {f"k{i}" for i in range(6)}
+
+    def test_downgrade_to_0006_drops_notification_tables_and_upgrade_restores_them(
+        self, catalog: Catalog, catalog_url: str, clock: FixedClock
+    ) -> None:
+        with catalog.transaction() as tx:
+            added = tx.notifications.add(**notification())
+            tx.notifications.claim(owner="d1", lease=timedelta(minutes=1))
+            tx.notifications.record_attempt(added.id, attempt_input("delivered"), owner="d1")
+            tx.definitions.put(tenant="acme", kind="metric", name="m", spec={}, fingerprint="f")
+        catalog.dispose()
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS_DIR))
+        engine = create_engine(catalog_url)
+        outbox = {"notifications", "delivery_attempts"}
+        try:
+            with engine.begin() as connection:
+                config.attributes["connection"] = connection
+                command.downgrade(config, "0006")
+            with engine.connect() as connection:
+                tables = set(inspect(connection).get_table_names())
+                revision = MigrationContext.configure(connection).get_current_revision()
+            assert revision == "0006"
+            assert not outbox & tables
+            assert {"tenants", "definitions", "anomalies", "insight_models"} <= tables
+            upgraded = Catalog(catalog_url, clock=clock)
+            try:
+                upgraded.migrate()
+                with upgraded.transaction() as tx:
+                    assert tx.notifications.list(tenant="acme") == []
+                    assert [d.name for d in tx.definitions.current(tenant="acme")] == ["m"]
+                    again = tx.notifications.add(**notification())
+                    assert (again.status, again.attempts) == ("pending", 0)
+            finally:
+                upgraded.dispose()
+            with engine.connect() as connection:
+                assert outbox <= set(inspect(connection).get_table_names())
+                context = MigrationContext.configure(connection, opts={"compare_type": True})
+                assert compare_metadata(context, Base.metadata) == []
+        finally:
+            engine.dispose()

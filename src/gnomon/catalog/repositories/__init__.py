@@ -11,6 +11,7 @@ from gnomon.catalog.repositories.definitions import DELETED_FINGERPRINT, Definit
 from gnomon.catalog.repositories.files import IngestedFileRepository
 from gnomon.catalog.repositories.insight_models import InsightModelRepository
 from gnomon.catalog.repositories.leases import LeaseRepository
+from gnomon.catalog.repositories.notifications import DeliveryRepository, NotificationRepository
 from gnomon.catalog.repositories.outbox import OutboxRepository
 from gnomon.catalog.repositories.policies import AccessPolicyRepository
 from gnomon.catalog.repositories.roles import RoleRepository
@@ -33,9 +34,11 @@ __all__ = [
     "ContractRepository",
     "DatasetRepository",
     "DefinitionRepository",
+    "DeliveryRepository",
     "IngestedFileRepository",
     "InsightModelRepository",
     "LeaseRepository",
+    "NotificationRepository",
     "OutboxRepository",
     "RoleRepository",
     "RollupRepository",
