@@ -11,7 +11,7 @@ country code ``NO`` would turn into booleans.
 """
 
 import re
-from collections.abc import Hashable
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -24,15 +24,21 @@ from pydantic_core import ErrorDetails
 from yaml.constructor import ConstructorError
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from gnomon.errors import InvalidInput
+
 __all__ = [
+    "FileIssue",
     "IssueList",
+    "SpecFilesError",
     "SpecIssue",
     "StrictLoader",
+    "file_label",
     "issues_from",
     "line_of",
     "parse_duration",
     "read_yaml",
     "with_lines",
+    "yaml_files",
 ]
 
 _BOOL_TAG = "tag:yaml.org,2002:bool"
@@ -122,6 +128,65 @@ class SpecIssue:
             "valid": list(self.valid),
             "line": self.line,
         }
+
+
+@dataclass(frozen=True, slots=True)
+class FileIssue:
+    """One problem in a set of definition files, located in its file."""
+
+    file: str
+    issue: SpecIssue
+
+    def __str__(self) -> str:
+        line = f":{self.issue.line}" if self.issue.line else ""
+        return f"{self.file}{line}: {self.issue}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The issue as plain data, for the API and the CLI's JSON output."""
+        return {"file": self.file, **self.issue.to_dict()}
+
+
+class SpecFilesError(InvalidInput):
+    """Definitions cannot be applied as written; every problem found is listed.
+
+    Each capability names what its files hold (``subject``), what the user fixes (``fix``) and
+    where the format is documented (``doc``).
+    """
+
+    def __init__(self, issues: Sequence[FileIssue], *, subject: str, fix: str, doc: str) -> None:
+        self.issues = tuple(issues)
+        noun = "problem" if len(self.issues) == 1 else "problems"
+        listed = "; ".join(str(issue) for issue in self.issues)
+        valid = [
+            f"{i.issue.path or '(top level)'} takes {', '.join(i.issue.valid)}"
+            for i in self.issues
+            if i.issue.valid
+        ]
+        hint = f"Fix the {fix} and apply them again (see {doc})."
+        if valid:
+            hint = f"Valid values: {'; '.join(valid)}. {hint}"
+        super().__init__(
+            f"Invalid {subject}, {len(self.issues)} {noun}: {listed}.",
+            hint=hint,
+            issues=[issue.to_dict() for issue in self.issues],
+        )
+
+
+def yaml_files(folder: Path) -> list[Path]:
+    """The ``*.yaml`` and ``*.yml`` files of ``folder``, in name order (none if it is missing)."""
+    if not folder.is_dir():
+        return []
+    return sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")])
+
+
+def file_label(path: Path, root: Path | None) -> str:
+    """How messages and the catalog name a file: relative to ``root`` (the project) if inside."""
+    if root is not None:
+        try:
+            return str(path.resolve().relative_to(root.resolve()))
+        except ValueError:
+            pass
+    return str(path)
 
 
 class IssueList(ValueError):

@@ -8,7 +8,14 @@ from pydantic import ValidationError
 from gnomon.semantic.definitions import MetricsFile, validate_metric
 from gnomon.semantic.errors import DefinitionError, DefinitionIssue
 from gnomon.semantic.layer import Definition
-from gnomon.specfiles import SpecIssue, issues_from, read_yaml, with_lines
+from gnomon.specfiles import (
+    SpecIssue,
+    file_label,
+    issues_from,
+    read_yaml,
+    with_lines,
+    yaml_files,
+)
 
 __all__ = ["load_definitions", "parse_definitions"]
 
@@ -21,11 +28,11 @@ def load_definitions(folder: Path, *, root: Path | None = None) -> list[Definiti
     Raises:
         DefinitionError: a file cannot be read or is not shaped as a metrics file.
     """
-    files = sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")]) if folder.is_dir() else []
+    files = yaml_files(folder)
     definitions: list[Definition] = []
     issues: list[DefinitionIssue] = []
     for path in files:
-        label = _label(path, root)
+        label = file_label(path, root)
         read = read_yaml(path)
         if isinstance(read, SpecIssue):
             issues.append(DefinitionIssue(label, read))
@@ -89,12 +96,3 @@ def _shape_issues(data: Mapping[str, object], exc: ValidationError) -> list[Spec
         issues = [i for i in issues if i.path != prefix and not i.path.startswith(prefix + ".")]
         own += validate_metric(str(name), spec)[1]
     return issues + own
-
-
-def _label(path: Path, root: Path | None) -> str:
-    if root is not None:
-        try:
-            return str(path.resolve().relative_to(root.resolve()))
-        except ValueError:
-            pass
-    return str(path)

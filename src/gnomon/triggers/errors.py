@@ -1,10 +1,9 @@
 """The errors of the trigger rules: a condition that does not parse, or does not fit the data."""
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from gnomon.errors import InvalidInput
-from gnomon.specfiles import SpecIssue
+from gnomon.specfiles import FileIssue, SpecFilesError
 
 __all__ = ["RuleDefinitionError", "RuleIssue", "RuleSyntaxError", "RuleTypeError"]
 
@@ -48,41 +47,14 @@ def excerpt(text: str, line: int, column: int) -> str:
     return f"{shown}\n{' ' * max(column - 1, 0)}^"
 
 
-@dataclass(frozen=True, slots=True)
-class RuleIssue:
-    """One problem in the trigger rules, located in its file (or the API request)."""
-
-    file: str
-    issue: SpecIssue
-
-    def __str__(self) -> str:
-        line = f":{self.issue.line}" if self.issue.line else ""
-        return f"{self.file}{line}: {self.issue}"
-
-    def to_dict(self) -> dict[str, object]:
-        """The issue as plain data, for the API and the CLI's JSON output."""
-        return {"file": self.file, **self.issue.to_dict()}
+RuleIssue = FileIssue
+"""One problem in the trigger rules, located in its file (or the API request)."""
 
 
-class RuleDefinitionError(InvalidInput):
+class RuleDefinitionError(SpecFilesError):
     """Trigger rules cannot be applied as written; every problem found is listed."""
 
     code = "rule_definition"
 
-    def __init__(self, issues: Sequence[RuleIssue]) -> None:
-        self.issues = tuple(issues)
-        noun = "problem" if len(self.issues) == 1 else "problems"
-        listed = "; ".join(str(issue) for issue in self.issues)
-        valid = [
-            f"{i.issue.path or '(top level)'} takes {', '.join(i.issue.valid)}"
-            for i in self.issues
-            if i.issue.valid
-        ]
-        hint = "Fix the rules and apply them again (see docs/triggers.md)."
-        if valid:
-            hint = f"Valid values: {'; '.join(valid)}. {hint}"
-        super().__init__(
-            f"Invalid trigger rules, {len(self.issues)} {noun}: {listed}.",
-            hint=hint,
-            issues=[issue.to_dict() for issue in self.issues],
-        )
+    def __init__(self, issues: Sequence[FileIssue]) -> None:
+        super().__init__(issues, subject="trigger rules", fix="rules", doc="docs/triggers.md")

@@ -15,7 +15,15 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from gnomon.specfiles import SpecIssue, issues_from, line_of, read_yaml, with_lines
+from gnomon.specfiles import (
+    SpecIssue,
+    file_label,
+    issues_from,
+    line_of,
+    read_yaml,
+    with_lines,
+    yaml_files,
+)
 from gnomon.triggers.errors import RuleDefinitionError, RuleIssue, RuleSyntaxError
 from gnomon.triggers.language import Condition, parse_condition
 from gnomon.triggers.specs import RULE_NAME, RuleSpec, TemplateUse, TriggersFile
@@ -43,11 +51,11 @@ def load_rules(folder: Path, *, root: Path | None = None) -> list[Rule]:
     Raises:
         RuleDefinitionError: any problem in any file, each located.
     """
-    files = sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")]) if folder.is_dir() else []
+    files = yaml_files(folder)
     rules: list[Rule] = []
     issues: list[RuleIssue] = []
     for path in files:
-        label = _label(path, root)
+        label = file_label(path, root)
         read = read_yaml(path)
         if isinstance(read, SpecIssue):
             issues.append(RuleIssue(label, read))
@@ -196,12 +204,3 @@ def _located(name: str, error: RuleSyntaxError, text: str | None) -> SpecIssue:
         starts_below = key_line.rstrip().endswith(("|", ">", "|-", ">-"))
         line = line + error.line if starts_below else line + error.line - 1
     return SpecIssue(path, error.message, line=line)
-
-
-def _label(path: Path, root: Path | None) -> str:
-    if root is None:
-        return path.name
-    try:
-        return str(path.resolve().relative_to(root.resolve()))
-    except ValueError:
-        return str(path)

@@ -5,7 +5,7 @@ database, so that needs no change here.
 
 Revision ID: 0006
 Revises: 0005
-Create Date: 2026-12-01
+Create Date: 2026-11-24
 """
 
 from collections.abc import Sequence

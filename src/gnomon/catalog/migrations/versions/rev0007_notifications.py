@@ -2,7 +2,7 @@
 
 Revision ID: 0007
 Revises: 0006
-Create Date: 2026-12-15
+Create Date: 2026-11-24
 """
 
 from collections.abc import Sequence
