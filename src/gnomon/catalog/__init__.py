@@ -28,6 +28,7 @@ from gnomon.catalog.changes import (
     require_io,
 )
 from gnomon.catalog.errors import (
+    AlertNotFound,
     AnomalyNotFound,
     CatalogNotMigrated,
     CatalogUnavailable,
@@ -35,12 +36,14 @@ from gnomon.catalog.errors import (
     LeaseHeld,
     NotificationNotFound,
     RunNotFound,
+    SilenceNotFound,
     SourceNotFound,
     TenantNotFound,
     UserNotFound,
 )
 from gnomon.catalog.leasing import HeldLease, hold_lease, owner_is_dead, process_owner
 from gnomon.catalog.records import (
+    ALERT_STATES,
     ANOMALY_DIRECTIONS,
     ANOMALY_SEVERITIES,
     ANOMALY_STATUSES,
@@ -53,6 +56,8 @@ from gnomon.catalog.records import (
     POLICY_KINDS,
     RUN_KINDS,
     RUN_STATUSES,
+    AlertRecord,
+    AlertState,
     AnomalyDirection,
     AnomalyInput,
     AnomalyRecord,
@@ -84,6 +89,7 @@ from gnomon.catalog.records import (
     RunRecord,
     RunStatus,
     SegmentValue,
+    SilenceRecord,
     SourceRecord,
     TableVersionRecord,
     TenantRecord,
@@ -118,6 +124,7 @@ from gnomon.catalog.series_keys import params_fingerprint, segment_key
 from gnomon.catalog.store import Catalog, CatalogTransaction
 
 __all__ = [
+    "ALERT_STATES",
     "ANOMALY_DIRECTIONS",
     "ANOMALY_SEVERITIES",
     "ANOMALY_STATUSES",
@@ -137,6 +144,9 @@ __all__ = [
     "RUN_STATUSES",
     "UPDATABLE_RUN_FIELDS",
     "AccessPolicyRepository",
+    "AlertNotFound",
+    "AlertRecord",
+    "AlertState",
     "AnomalyDirection",
     "AnomalyInput",
     "AnomalyNotFound",
@@ -196,6 +206,8 @@ __all__ = [
     "RunRepository",
     "RunStatus",
     "SegmentValue",
+    "SilenceNotFound",
+    "SilenceRecord",
     "SourceNotFound",
     "SourceRecord",
     "SourceRepository",

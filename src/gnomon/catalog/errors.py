@@ -3,6 +3,7 @@
 from gnomon.errors import ConfigError, Conflict, NotFound, Unavailable
 
 __all__ = [
+    "AlertNotFound",
     "AnomalyNotFound",
     "CatalogNotMigrated",
     "CatalogUnavailable",
@@ -10,6 +11,7 @@ __all__ = [
     "LeaseHeld",
     "NotificationNotFound",
     "RunNotFound",
+    "SilenceNotFound",
     "SourceNotFound",
     "TenantNotFound",
     "UserNotFound",
@@ -56,6 +58,18 @@ class NotificationNotFound(NotFound):
     """No notification with that id exists (for the tenant, when one is given)."""
 
     code = "notification_not_found"
+
+
+class AlertNotFound(NotFound):
+    """No alert with that id exists for the tenant (one of another tenant counts as missing)."""
+
+    code = "alert_not_found"
+
+
+class SilenceNotFound(NotFound):
+    """No silence with that id exists for the tenant."""
+
+    code = "silence_not_found"
 
 
 class LeaseHeld(Conflict):

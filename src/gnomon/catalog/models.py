@@ -513,3 +513,69 @@ class DeliveryAttempt(Base):
     response_excerpt: Mapped[str] = mapped_column(String)
     error: Mapped[str | None] = mapped_column(String, nullable=True)
     reference: Mapped[str | None] = mapped_column(String, nullable=True)
+
+
+class Alert(Base):
+    """One life of a trigger rule's alert for one key: from pending or firing to resolved.
+
+    The fingerprint (tenant, rule, key values) names the alert across its lives: when a resolved
+    alert's condition holds again, a new row starts with the same fingerprint, so the history of
+    how often and how long it fired stays. Evaluators find the open rows of a rule through the
+    ``(tenant_id, rule, state)`` index; listings and acknowledgements go by id or fingerprint.
+    """
+
+    __tablename__ = "alerts"
+    __table_args__ = (
+        Index(None, "tenant_id", "rule", "state"),
+        Index(None, "tenant_id", "fingerprint"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(String, ForeignKey(_TENANT_FK))
+    fingerprint: Mapped[str] = mapped_column(String)
+    rule: Mapped[str] = mapped_column(String)
+    key: Mapped[list[str]] = mapped_column(_JSON)
+    labels: Mapped[dict[str, Any]] = mapped_column(_JSON)
+    severity: Mapped[str] = mapped_column(String)
+    state: Mapped[str] = mapped_column(String)
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    last_active_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    fired_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    acknowledged_by: Mapped[str | None] = mapped_column(String, nullable=True)
+    last_notified_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    escalation_level: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(String)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class TriggerState(Base):
+    """What a trigger rule remembers between evaluations: its windows and notification groups.
+
+    Kept as one JSON document per (tenant, rule), written in the transaction that stores the
+    alerts it led to, so a restart resumes exactly where the last committed evaluation stopped.
+    """
+
+    __tablename__ = "trigger_states"
+
+    tenant_id: Mapped[str] = mapped_column(String, ForeignKey(_TENANT_FK), primary_key=True)
+    rule: Mapped[str] = mapped_column(String, primary_key=True)
+    state: Mapped[dict[str, Any]] = mapped_column(_JSON)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class Silence(Base):
+    """A silence: alerts whose labels match all its matchers are not told while it lasts."""
+
+    __tablename__ = "silences"
+    __table_args__ = (Index(None, "tenant_id", "ends_at"),)
+
+    id: Mapped[str] = mapped_column(String, primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String, ForeignKey(_TENANT_FK))
+    matchers: Mapped[list[str]] = mapped_column(_JSON)
+    starts_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    ends_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    created_by: Mapped[str | None] = mapped_column(String, nullable=True)
+    comment: Mapped[str] = mapped_column(String)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())

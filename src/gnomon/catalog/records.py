@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 __all__ = [
+    "ALERT_STATES",
     "ANOMALY_DIRECTIONS",
     "ANOMALY_SEVERITIES",
     "ANOMALY_STATUSES",
@@ -24,6 +25,8 @@ __all__ = [
     "POLICY_KINDS",
     "RUN_KINDS",
     "RUN_STATUSES",
+    "AlertRecord",
+    "AlertState",
     "AnomalyDirection",
     "AnomalyInput",
     "AnomalyRecord",
@@ -52,6 +55,7 @@ __all__ = [
     "RunRecord",
     "RunStatus",
     "SegmentValue",
+    "SilenceRecord",
     "SourceRecord",
     "TableVersionRecord",
     "TenantRecord",
@@ -602,3 +606,52 @@ class DeliveryAttemptRecord:
     response_excerpt: str
     error: str | None
     reference: str | None
+
+
+AlertState = Literal["pending", "firing", "resolved"]
+
+ALERT_STATES: tuple[AlertState, ...] = ("pending", "firing", "resolved")
+
+
+@dataclass(frozen=True, slots=True)
+class AlertRecord:
+    """One life of a rule's alert for a key, as stored.
+
+    ``fingerprint`` names the alert across its lives (tenant, rule, key values); ``key`` holds
+    the key values in the rule's key order; ``labels`` what notifications and silences match on.
+    ``last_active_at`` is when the condition last held; ``fired_at`` when it started firing
+    (``None`` while pending); ``escalation_level`` the escalation steps already taken.
+    """
+
+    id: int
+    tenant: str
+    fingerprint: str
+    rule: str
+    key: tuple[str, ...]
+    labels: dict[str, str]
+    severity: str
+    state: AlertState
+    started_at: datetime
+    last_active_at: datetime
+    fired_at: datetime | None
+    resolved_at: datetime | None
+    acknowledged_at: datetime | None
+    acknowledged_by: str | None
+    last_notified_at: datetime | None
+    escalation_level: int
+    reason: str
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SilenceRecord:
+    """A stored silence: its matchers as written (``severity=critical``) and when it holds."""
+
+    id: str
+    tenant: str
+    matchers: tuple[str, ...]
+    starts_at: datetime
+    ends_at: datetime
+    created_by: str | None
+    comment: str
+    created_at: datetime

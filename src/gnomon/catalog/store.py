@@ -30,6 +30,7 @@ from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
 from gnomon.catalog.errors import CatalogNotMigrated, CatalogUnavailable
 from gnomon.catalog.repositories import (
     AccessPolicyRepository,
+    AlertRepository,
     AnomalyRepository,
     ApiKeyRepository,
     AuditRepository,
@@ -46,9 +47,11 @@ from gnomon.catalog.repositories import (
     RoleRepository,
     RollupRepository,
     RunRepository,
+    SilenceRepository,
     SourceRepository,
     TableVersionRepository,
     TenantRepository,
+    TriggerStateRepository,
     UserRepository,
 )
 from gnomon.catalog.repositories._base import CHANGED_SCOPES
@@ -105,9 +108,13 @@ class CatalogTransaction:
         notifications: alert notifications to deliver (the actions outbox), claimed by
             dispatchers under leases.
         deliveries: the log of every delivery attempt of those notifications.
+        alerts: trigger rules' alerts, one row per life of an alert.
+        trigger_states: what each trigger rule remembers between evaluations.
+        silences: matchers that keep alerts from being told while they last.
     """
 
     __slots__ = (
+        "alerts",
         "anomalies",
         "api_keys",
         "audit",
@@ -125,9 +132,11 @@ class CatalogTransaction:
         "roles",
         "rollups",
         "runs",
+        "silences",
         "sources",
         "tables",
         "tenants",
+        "trigger_states",
         "users",
     )
 
@@ -153,6 +162,9 @@ class CatalogTransaction:
         self.anomalies = AnomalyRepository(session, clock)
         self.notifications = NotificationRepository(session, clock)
         self.deliveries = DeliveryRepository(session, clock)
+        self.alerts = AlertRepository(session, clock)
+        self.trigger_states = TriggerStateRepository(session, clock)
+        self.silences = SilenceRepository(session, clock)
 
 
 class Catalog:

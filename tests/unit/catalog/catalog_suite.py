@@ -29,6 +29,7 @@ from gnomon.catalog import (
     DELETED_FINGERPRINT,
     GENESIS_HASH,
     LAKE_SCOPE,
+    AlertNotFound,
     AnomalyInput,
     AnomalyNotFound,
     AnomalyRecord,
@@ -47,6 +48,7 @@ from gnomon.catalog import (
     NotificationRecord,
     NotInMemory,
     RunNotFound,
+    SilenceNotFound,
     SourceNotFound,
     TenantNotFound,
     UserNotFound,
@@ -3817,6 +3819,194 @@ class CatalogSuite:
                 upgraded.dispose()
             with engine.connect() as connection:
                 assert outbox <= set(inspect(connection).get_table_names())
+                context = MigrationContext.configure(connection, opts={"compare_type": True})
+                assert compare_metadata(context, Base.metadata) == []
+        finally:
+            engine.dispose()
+
+    # ------------------------------------------------------------------ alerts
+
+    def _alert_fields(self, **overrides: Any) -> dict[str, Any]:
+        fields: dict[str, Any] = {
+            "fingerprint": "fp-1",
+            "rule": "revenue_drop",
+            "key": ["EU"],
+            "labels": {"rule": "revenue_drop", "region": "EU"},
+            "severity": "critical",
+            "state": "firing",
+            "started_at": START,
+            "last_active_at": START,
+            "fired_at": START,
+            "resolved_at": None,
+            "acknowledged_at": None,
+            "acknowledged_by": None,
+            "last_notified_at": None,
+            "escalation_level": 0,
+            "reason": "revenue 900 < 1000",
+        }
+        return fields | overrides
+
+    def test_alert_lives_are_stored_updated_and_listed(self, catalog: Catalog) -> None:
+        with catalog.transaction() as tx:
+            first = tx.alerts.save(tenant="acme", **self._alert_fields())
+            pending = tx.alerts.save(
+                tenant="acme",
+                **self._alert_fields(
+                    fingerprint="fp-2", key=["US"], state="pending", fired_at=None
+                ),
+            )
+            tx.alerts.save(tenant="acme", **self._alert_fields(rule="other", fingerprint="fp-3"))
+        assert (first.key, first.labels["region"], first.state) == (("EU",), "EU", "firing")
+        with catalog.transaction() as tx:
+            assert [a.id for a in tx.alerts.open(tenant="acme", rule="revenue_drop")] == [
+                first.id,
+                pending.id,
+            ]
+            later = START + timedelta(minutes=5)
+            resolved = tx.alerts.save(
+                tenant="acme", id=first.id, state="resolved", resolved_at=later
+            )
+            tx.alerts.discard([pending.id], tenant="acme")
+        assert (resolved.state, resolved.resolved_at, resolved.reason) == (
+            "resolved",
+            later,
+            "revenue 900 < 1000",
+        )
+        with catalog.transaction() as tx:
+            assert tx.alerts.open(tenant="acme", rule="revenue_drop") == []
+            again = tx.alerts.save(tenant="acme", **self._alert_fields())
+            lives = tx.alerts.list(tenant="acme", fingerprint="fp-1")
+            assert [a.id for a in lives] == [again.id, first.id]
+            assert [a.rule for a in tx.alerts.list(tenant="acme", state="firing")] == [
+                "revenue_drop",
+                "other",
+            ]
+            assert [a.id for a in tx.alerts.list(tenant="acme", before=again.id, limit=1)] != [
+                again.id
+            ]
+            with pytest.raises(AlertNotFound):
+                tx.alerts.get(pending.id, tenant="acme")
+
+    def test_tenants_never_see_each_others_alerts(self, catalog: Catalog) -> None:
+        with catalog.transaction() as tx:
+            mine = tx.alerts.save(tenant="acme", **self._alert_fields())
+        with catalog.transaction() as tx:
+            assert tx.alerts.list(tenant="globex") == []
+            assert tx.alerts.open(tenant="globex") == []
+            with pytest.raises(AlertNotFound):
+                tx.alerts.get(mine.id, tenant="globex")
+            with pytest.raises(AlertNotFound):
+                tx.alerts.save(tenant="globex", id=mine.id, state="resolved")
+            tx.alerts.discard([mine.id], tenant="globex")
+        with catalog.transaction() as tx:
+            assert tx.alerts.get(mine.id, tenant="acme").state == "firing"
+
+    @pytest.mark.parametrize(
+        ("overrides", "message"),
+        [
+            ({"state": "burning"}, "state"),
+            ({"started_at": datetime(2025, 1, 1)}, "started_at"),
+            ({"colour": "red"}, "colour"),
+        ],
+    )
+    def test_alert_input_is_checked(
+        self, catalog: Catalog, overrides: dict[str, Any], message: str
+    ) -> None:
+        with catalog.transaction() as tx, pytest.raises(InvalidInput, match=message):
+            tx.alerts.save(tenant="acme", **self._alert_fields(**overrides))
+        with catalog.transaction() as tx, pytest.raises(InvalidInput, match="needs"):
+            tx.alerts.save(tenant="acme", rule="r", state="firing")
+
+    def test_trigger_state_round_trips_per_rule_and_tenant(self, catalog: Catalog) -> None:
+        state = {"windows": {"keys": [["EU", ["2025-01-01T00:00:00+00:00"]]]}, "n": 1}
+        with catalog.transaction() as tx:
+            assert tx.trigger_states.get(tenant="acme", rule="r") is None
+            tx.trigger_states.put(tenant="acme", rule="r", state=state)
+        with catalog.transaction() as tx:
+            assert tx.trigger_states.get(tenant="acme", rule="r") == state
+            assert tx.trigger_states.get(tenant="globex", rule="r") is None
+            tx.trigger_states.put(tenant="acme", rule="r", state={"n": 2})
+            assert tx.trigger_states.rules(tenant="acme") == ["r"]
+        with catalog.transaction() as tx:
+            assert tx.trigger_states.get(tenant="acme", rule="r") == {"n": 2}
+            tx.trigger_states.forget(tenant="acme", rule="r")
+            assert tx.trigger_states.rules(tenant="acme") == []
+            with pytest.raises(InvalidInput):
+                tx.trigger_states.put(tenant="acme", rule="r", state={"t": START})
+
+    def test_silences_hold_between_start_and_end_and_expire(self, catalog: Catalog) -> None:
+        hour = timedelta(hours=1)
+        with catalog.transaction() as tx:
+            now = tx.silences.add(
+                tenant="acme",
+                matchers=["rule=revenue_drop"],
+                starts_at=START,
+                ends_at=START + hour,
+                created_by="ann",
+                comment="maintenance",
+            )
+            later = tx.silences.add(
+                tenant="acme",
+                matchers=["severity=info"],
+                starts_at=START + hour,
+                ends_at=START + 2 * hour,
+                created_by=None,
+            )
+        with catalog.transaction() as tx:
+            active = tx.silences.list(tenant="acme", active_at=START + timedelta(minutes=30))
+            assert [s.id for s in active] == [now.id]
+            assert active[0].matchers == ("rule=revenue_drop",)
+            assert [s.id for s in tx.silences.list(tenant="acme", active_at=START + hour)] == [
+                later.id
+            ]
+            assert tx.silences.list(tenant="globex") == []
+            ended = tx.silences.expire(now.id, tenant="acme", at=START + timedelta(minutes=10))
+            assert ended.ends_at == START + timedelta(minutes=10)
+            with pytest.raises(SilenceNotFound):
+                tx.silences.expire(now.id, tenant="globex", at=START)
+        with catalog.transaction() as tx:
+            assert tx.silences.list(tenant="acme", active_at=START + timedelta(minutes=30)) == []
+            with pytest.raises(InvalidInput, match="end after"):
+                tx.silences.add(
+                    tenant="acme", matchers=["a=b"], starts_at=START, ends_at=START, created_by=None
+                )
+            with pytest.raises(InvalidInput, match="matcher"):
+                tx.silences.add(
+                    tenant="acme",
+                    matchers=[],
+                    starts_at=START,
+                    ends_at=START + hour,
+                    created_by=None,
+                )
+
+    def test_downgrade_to_0007_drops_alert_tables_and_upgrade_restores_them(
+        self, catalog: Catalog, catalog_url: str, clock: FixedClock
+    ) -> None:
+        with catalog.transaction() as tx:
+            tx.alerts.save(tenant="acme", **self._alert_fields())
+            tx.notifications.add(**notification())
+        catalog.dispose()
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS_DIR))
+        engine = create_engine(catalog_url)
+        added = {"alerts", "trigger_states", "silences"}
+        try:
+            with engine.begin() as connection:
+                config.attributes["connection"] = connection
+                command.downgrade(config, "0007")
+            with engine.connect() as connection:
+                tables = set(inspect(connection).get_table_names())
+            assert not added & tables
+            assert "notifications" in tables
+            upgraded = Catalog(catalog_url, clock=clock)
+            try:
+                upgraded.migrate()
+                with upgraded.transaction() as tx:
+                    assert tx.alerts.list(tenant="acme") == []
+                    assert len(tx.notifications.list(tenant="acme")) == 1
+            finally:
+                upgraded.dispose()
+            with engine.connect() as connection:
                 context = MigrationContext.configure(connection, opts={"compare_type": True})
                 assert compare_metadata(context, Base.metadata) == []
         finally:

@@ -1,6 +1,11 @@
 """One repository per catalog table, each bound to the session of one transaction."""
 
 from gnomon.catalog.repositories._base import LAKE_SCOPE
+from gnomon.catalog.repositories.alerts import (
+    AlertRepository,
+    SilenceRepository,
+    TriggerStateRepository,
+)
 from gnomon.catalog.repositories.anomalies import AnomalyRepository
 from gnomon.catalog.repositories.api_keys import ApiKeyRepository
 from gnomon.catalog.repositories.audit import AuditRepository
@@ -27,6 +32,7 @@ __all__ = [
     "LAKE_SCOPE",
     "UPDATABLE_RUN_FIELDS",
     "AccessPolicyRepository",
+    "AlertRepository",
     "AnomalyRepository",
     "ApiKeyRepository",
     "AuditRepository",
@@ -43,8 +49,10 @@ __all__ = [
     "RoleRepository",
     "RollupRepository",
     "RunRepository",
+    "SilenceRepository",
     "SourceRepository",
     "TableVersionRepository",
     "TenantRepository",
+    "TriggerStateRepository",
     "UserRepository",
 ]
