@@ -48,6 +48,7 @@ from gnomon.pipeline import MaintenanceService, ModelRunResult, ModelService
 from gnomon.project import ProjectLayout
 from gnomon.semantic import MetricQuery, MetricResult, SemanticService, read_details
 from gnomon.semantic.refresh import RollupService
+from gnomon.triggers.service import TriggerService
 
 __all__ = ["Gnomon", "TableInfo"]
 
@@ -86,6 +87,7 @@ class Gnomon:
         self._engine: DuckDBEngine | None = None
         self._spark: SparkEngine | None = None
         self._semantic: SemanticService | None = None
+        self._triggers: TriggerService | None = None
         self._postgres: Engine | None = None
         self._secret: bytes | None = None
         self._policies: PolicyService | None = None
@@ -353,6 +355,23 @@ class Gnomon:
             if self.settings.engine.name == "spark"
             else None,
         )
+
+    @property
+    def triggers(self) -> TriggerService:
+        """Trigger rules, their alerts and silences, and the events they watch.
+
+        One per app: it keeps the compiled rules.
+        """
+        if self._triggers is None:
+            semantic = self.semantic
+            self._triggers = TriggerService(
+                self.catalog,
+                triggers_dir=self.layout.triggers_dir,
+                project_dir=self.settings.project_dir,
+                clock=self.clock,
+                kpis=lambda ctx, metrics, by: semantic.latest(metrics, by=by, ctx=ctx),
+            )
+        return self._triggers
 
     def semantic_service(self, *, cache_entries: int = 256) -> SemanticService:
         """A semantic service of this app; ``cache_entries=0`` turns the result cache off."""

@@ -69,9 +69,9 @@ RUN_KINDS: tuple[RunKind, ...] = ("ingest", "build", "maintenance", "scan")
 RUN_STATUSES: tuple[RunStatus, ...] = ("running", "succeeded", "failed", "blocked", "skipped")
 FINISHED_RUN_STATUSES: tuple[RunStatus, ...] = ("succeeded", "failed", "blocked", "skipped")
 
-DefinitionKind = Literal["semantic_model", "metric", "calendar"]
+DefinitionKind = Literal["semantic_model", "metric", "calendar", "trigger"]
 
-DEFINITION_KINDS: tuple[DefinitionKind, ...] = ("semantic_model", "metric", "calendar")
+DEFINITION_KINDS: tuple[DefinitionKind, ...] = ("semantic_model", "metric", "calendar", "trigger")
 
 PolicyKind = Literal["row", "mask"]
 

@@ -979,6 +979,13 @@ class IngestService:
                     "dataset": batch.dataset,
                     "batch_id": batch.batch_id,
                     "versions": {f"{k[0]}.{k[1]}": v for k, v in versions.items()},
+                    "checks": [
+                        {
+                            k: c.get(k)
+                            for k in ("rule", "severity", "passed", "message", "failed_rows")
+                        }
+                        for c in checks
+                    ],
                     **stats,
                 },
             )

@@ -58,6 +58,8 @@ _COMPILED_KEPT = 256
 _SCOPED_KEPT = 64
 """Scoped trees kept per compiled query (one per tenant and set of access rules)."""
 _KINDS_ORDER = {"calendar": 0, "semantic_model": 1, "metric": 2}
+_SEMANTIC_KINDS = ("calendar", "semantic_model", "metric")
+"""The definition kinds this service owns; others (trigger rules) are left to their services."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,11 +205,16 @@ class SemanticService:
         created, updated, unchanged, retired = [], [], [], []
         with self._catalog.transaction() as tx:
             if dry_run:
-                return _planned(tx.definitions.current(tenant=ctx.tenant), items, prune=prune)
+                return _planned(
+                    tx.definitions.current(tenant=ctx.tenant, kind=_SEMANTIC_KINDS),
+                    items,
+                    prune=prune,
+                )
             if expected is not None:
                 tx.definitions.lock(tenant=ctx.tenant)
                 now = {
-                    (r.kind, r.name, r.version) for r in tx.definitions.current(tenant=ctx.tenant)
+                    (r.kind, r.name, r.version)
+                    for r in tx.definitions.current(tenant=ctx.tenant, kind=_SEMANTIC_KINDS)
                 }
                 if now != {(r.kind, r.name, r.version) for r in expected}:
                     raise Conflict(
@@ -236,7 +243,7 @@ class SemanticService:
                 else:
                     updated.append(entry)
             if prune:
-                for record in tx.definitions.current(tenant=ctx.tenant):
+                for record in tx.definitions.current(tenant=ctx.tenant, kind=_SEMANTIC_KINDS):
                     if (record.kind, record.name) not in given:
                         gone = tx.definitions.retire(
                             tenant=ctx.tenant,
@@ -259,7 +266,7 @@ class SemanticService:
 
     def _read_definitions(self, tenant: str) -> "_Stored":
         with self._catalog.transaction(read_only=True) as tx:
-            records = tuple(tx.definitions.current(tenant=tenant))
+            records = tuple(tx.definitions.current(tenant=tenant, kind=_SEMANTIC_KINDS))
         return _Stored(records, tuple(sorted((r.kind, r.name, r.version) for r in records)))
 
     def history(self, kind: str, name: str, *, ctx: RequestContext) -> list[DefinitionRecord]:
@@ -290,7 +297,11 @@ class SemanticService:
         if self._layer_cache is not None and self._layer_cache[0] == (stamp, versions):
             return self._layer_cache[1]
         layer = self._build(
-            [Definition(r.kind, r.name, r.spec, r.source or "<catalog>") for r in records]
+            [
+                Definition(r.kind, r.name, r.spec, r.source or "<catalog>")
+                for r in records
+                if r.kind != "trigger"
+            ]
         )
         self._layer_cache = ((stamp, versions), layer)
         return layer
@@ -397,6 +408,38 @@ class SemanticService:
             return self._query(query, ctx=ctx, engine=engine, use_rollups=use_rollups)
         finally:
             self._memo.tables = None
+
+    def latest(
+        self, metrics: Sequence[str], *, by: Sequence[str] = (), ctx: RequestContext
+    ) -> list[dict[str, Any]]:
+        """The metrics' values in the latest bucket of their grain that holds data, per ``by``.
+
+        What rules on KPI values judge: one row per combination of ``by`` values, with each
+        metric's value under its name, ``<metric>_target`` (and ``target`` for a single metric)
+        where the metric has a target, and ``time``, the bucket.
+
+        Raises:
+            UnknownMetric, MetricQueryError: a metric or dimension is not defined.
+        """
+        layer = self.layer(ctx=ctx)
+        specs = [layer.metric(name).spec for name in metrics]
+        grain = specs[0].grain if specs else None
+        result = self.query(MetricQuery.build(list(metrics), by=list(by), grain=grain), ctx=ctx)
+        rows = result.table.to_pylist()
+        if not rows:
+            return []
+        newest = max(row["time"] for row in rows if row.get("time") is not None)
+        targets = {name: spec.target for name, spec in zip(metrics, specs, strict=True)}
+        latest = []
+        for row in rows:
+            if row.get("time") != newest:
+                continue
+            for name, target in targets.items():
+                row[f"{name}_target"] = target
+            if len(targets) == 1:
+                row["target"] = next(iter(targets.values()))
+            latest.append(row)
+        return latest
 
     def cached(
         self,

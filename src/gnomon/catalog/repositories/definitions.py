@@ -60,7 +60,9 @@ class DefinitionRepository(Repository):
             key = int.from_bytes(digest[:8], "big", signed=True)
             self._session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
-    def current(self, *, tenant: str, kind: str | None = None) -> list[DefinitionRecord]:
+    def current(
+        self, *, tenant: str, kind: str | tuple[str, ...] | None = None
+    ) -> list[DefinitionRecord]:
         """The latest version of every definition that has not been removed.
 
         Ordered by kind, then name, compared as plain strings (the same on every backend,
@@ -70,8 +72,10 @@ class DefinitionRepository(Repository):
             InvalidInput: ``kind`` is not a definition kind.
         """
         criteria = [Definition.tenant_id == tenant]
-        if kind is not None:
+        if isinstance(kind, str):
             criteria.append(Definition.kind == _kind(kind))
+        elif kind is not None:
+            criteria.append(Definition.kind.in_([_kind(k) for k in kind]))
         latest = (
             select(
                 Definition.kind,

@@ -1,0 +1,970 @@
+"""The trigger service: a tenant's rules, judged over what happens, turned into alerts and news.
+
+Rules are stored per tenant as definitions of kind ``trigger`` (versioned like metrics: applying
+an unchanged file writes nothing, a removed rule is retired). What rules watch arrives through
+the catalog's event outbox — the in-process event bus: domain events (ingest runs with their
+quality checks, anomalies found by scans, alerts changing state) and events sent by users.
+:meth:`TriggerService.process` takes a micro-batch of unpublished events and, **in one
+transaction**, judges every rule over it (vectorised: one pass per group of rules watching the
+same events), advances the alerts, queues their notifications in the actions outbox, writes the
+alerts' own events (which chained rules watch) and marks the batch published. A crash before the
+commit leaves events, alerts, rule state and notifications as they were, so the batch is judged
+again and nothing is told twice or lost.
+
+Rules on KPI values are judged by :meth:`TriggerService.evaluate_kpis` (after a refresh, or on a
+schedule), and :meth:`TriggerService.tick` moves time on: absences, quiet event alerts
+resolving, repeats and escalation.
+"""
+
+import fnmatch
+import hashlib
+import json
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+import pyarrow as pa
+
+from gnomon.actions import Notification, enqueue
+from gnomon.catalog import AlertRecord, Catalog, CatalogTransaction, DefinitionRecord, OutboxRecord
+from gnomon.clock import Clock
+from gnomon.context import RequestContext
+from gnomon.errors import InvalidInput, NotFound
+from gnomon.triggers.errors import RuleDefinitionError
+from gnomon.triggers.evaluation import ConditionSet
+from gnomon.triggers.lifecycle import Alert, Transition, step
+from gnomon.triggers.rules import Rule, load_rules, order_rules, parse_rules
+from gnomon.triggers.silences import Silence, parse_matcher
+from gnomon.triggers.windows import Key, Match, Signal, WindowState
+
+__all__ = [
+    "ALERT_EVENT_PREFIX",
+    "ANOMALY_EVENT",
+    "KpiSource",
+    "ProcessReport",
+    "TriggerService",
+    "alert_row",
+]
+
+log = logging.getLogger(__name__)
+
+TRIGGER_KIND = "trigger"
+ALERT_EVENT_PREFIX = "gnomon.alert."
+"""Alerts announce their changes as ``gnomon.alert.firing`` / ``.resolved`` events."""
+ANOMALY_EVENT = "gnomon.insights.anomaly.detected"
+QUALITY_EVENT_PREFIX = "gnomon.ingest.run."
+NotifiedState = Literal["firing", "resolved", "acknowledged"]
+_STATE_KINDS = ("kpi", "quality")
+RESOLVE_AFTER = timedelta(minutes=5)
+"""An alert of a rule on events resolves after this long without a new match."""
+
+KpiSource = Callable[[RequestContext, Sequence[str], Sequence[str]], list[dict[str, Any]]]
+"""The latest KPI values: ``(ctx, metrics, by)`` → one row per combination of ``by`` values,
+with each metric's value under its name, ``<metric>_target`` (and ``target`` for a single
+metric) where the metric has one, and ``time`` (the bucket)."""
+
+
+@dataclass(slots=True)
+class ProcessReport:
+    """What an evaluation did: events judged, alerts that fired and resolved, notifications."""
+
+    events: int = 0
+    fired: int = 0
+    resolved: int = 0
+    notifications: int = 0
+    silenced: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def add(self, other: "ProcessReport") -> None:
+        """Count ``other`` in."""
+        self.events += other.events
+        self.fired += other.fired
+        self.resolved += other.resolved
+        self.notifications += other.notifications
+        self.silenced += other.silenced
+        self.errors.extend(other.errors)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The report as JSON-able data."""
+        return {
+            "events": self.events,
+            "fired": self.fired,
+            "resolved": self.resolved,
+            "notifications": self.notifications,
+            "silenced": self.silenced,
+            "errors": list(self.errors),
+        }
+
+
+class TriggerService:
+    """Stores each tenant's rules, judges them, keeps their alerts, queues their notifications.
+
+    Args:
+        catalog: where rules, alerts, rule state, events and notifications are.
+        triggers_dir: the project's ``triggers/`` folder, read by :meth:`apply`.
+        project_dir: the project root, for file names in messages.
+        clock: the time of evaluations.
+        kpis: reads the latest KPI values for rules ``on: kpi``; without one, such rules are
+            reported as not evaluated.
+    """
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        *,
+        triggers_dir: Path,
+        project_dir: Path | None = None,
+        clock: Clock | None = None,
+        kpis: KpiSource | None = None,
+    ) -> None:
+        self._catalog = catalog
+        self._triggers_dir = triggers_dir
+        self._project_dir = project_dir
+        self._clock: Clock = clock or catalog.clock
+        self._kpis = kpis
+        self._compiled: dict[tuple[str, ...], list[Rule]] = {}
+
+    # ------------------------------------------------------------------ rules
+
+    def apply(
+        self, *, ctx: RequestContext, rules: Sequence[Rule] | None = None, dry_run: bool = False
+    ) -> list[dict[str, Any]]:
+        """Check the rules (the project's ``triggers/*.yaml`` by default) and store what changed.
+
+        Every rule is checked, with the chain between them, before anything is stored; one bad
+        rule stores nothing. A stored rule no longer given is retired and its state forgotten.
+
+        Returns:
+            One row per rule: ``kind``, ``name``, ``version``, ``change`` (created, updated,
+            unchanged, retired).
+
+        Raises:
+            RuleDefinitionError: any problem, each with its file, key path and line.
+        """
+        given = (
+            order_rules(rules)
+            if rules is not None
+            else load_rules(self._triggers_dir, root=self._project_dir)
+        )
+        rows: list[dict[str, Any]] = []
+        with self._catalog.transaction() as tx:
+            tx.definitions.lock(tenant=ctx.tenant)
+            stored = {r.name: r for r in tx.definitions.current(tenant=ctx.tenant, kind="trigger")}
+            for rule in given:
+                spec = dict(rule.written)
+                print_ = _fingerprint(spec)
+                before = stored.get(rule.name)
+                if dry_run:
+                    change = (
+                        "created"
+                        if before is None
+                        else "unchanged"
+                        if before.fingerprint == print_
+                        else "updated"
+                    )
+                    version = 1 if before is None else before.version + (change == "updated")
+                else:
+                    record, changed = tx.definitions.put(
+                        tenant=ctx.tenant,
+                        kind=TRIGGER_KIND,
+                        name=rule.name,
+                        spec=spec,
+                        fingerprint=print_,
+                        source=rule.source,
+                        created_by=ctx.principal.user,
+                    )
+                    change = (
+                        "unchanged" if not changed else "created" if before is None else "updated"
+                    )
+                    version = record.version
+                    if changed and before is not None:
+                        tx.trigger_states.forget(tenant=ctx.tenant, rule=rule.name)
+                rows.append(_applied(rule.name, version, change))
+            names = {r.name for r in given}
+            for name, record in sorted(stored.items()):
+                if name in names:
+                    continue
+                if dry_run:
+                    rows.append(_applied(name, record.version + 1, "retired"))
+                    continue
+                gone = tx.definitions.retire(
+                    tenant=ctx.tenant, kind=TRIGGER_KIND, name=name, created_by=ctx.principal.user
+                )
+                tx.trigger_states.forget(tenant=ctx.tenant, rule=name)
+                if gone is not None:
+                    rows.append(_applied(name, gone.version, "retired"))
+        return rows
+
+    def rules(self, *, ctx: RequestContext) -> list[Rule]:
+        """The tenant's stored rules, in dependency order."""
+        with self._catalog.transaction(read_only=True) as tx:
+            return self._stored_rules(tx, ctx.tenant)
+
+    def rule(self, name: str, *, ctx: RequestContext) -> Rule:
+        """One stored rule.
+
+        Raises:
+            NotFound: the tenant has no rule of that name; the message lists the rules.
+        """
+        rules = {r.name: r for r in self.rules(ctx=ctx)}
+        found = rules.get(name)
+        if found is None:
+            known = ", ".join(sorted(rules)) or "none yet"
+            raise NotFound(
+                f"There is no trigger rule {name!r}.",
+                hint=f"Rules: {known}. Add rules to triggers/*.yaml and run gnomon apply.",
+            )
+        return found
+
+    def test(self, name: str, event: Mapping[str, Any], *, ctx: RequestContext) -> dict[str, Any]:
+        """Whether a rule's condition holds for one event (nothing is stored or sent).
+
+        ``event`` is the event's data; ``type`` and ``time`` may be given in it (the rule's
+        first type and now otherwise).
+
+        Raises:
+            NotFound: no such rule.
+            InvalidInput: the event is not a JSON object, or the condition cannot be judged
+                on it (a type error, named).
+        """
+        rule = self.rule(name, ctx=ctx)
+        if not isinstance(event, Mapping):
+            raise InvalidInput(
+                "The event must be a JSON object.", hint='For example: {"amount": 1200}.'
+            )
+        row = dict(event)
+        row.setdefault("type", rule.spec.match[0] if rule.spec.match else "test")
+        when = row.get("time")
+        row["time"] = _moment(when) if when is not None else self._clock.now()
+        holds = True
+        if rule.condition is not None:
+            table = _table([row])
+            compiled = ConditionSet.compile({name: rule.condition}, table.schema)
+            if name in compiled.errors:
+                error = compiled.errors[name]
+                raise InvalidInput(
+                    f"The condition of {name!r} cannot be judged on this event: {error}",
+                    hint=error.hint or "Check the fields' types.",
+                )
+            holds = bool(compiled.evaluate(table)[name][0].as_py())
+        stateful = next(
+            (n for n in ("occurrences", "trend", "absence") if getattr(rule.spec, n) is not None),
+            None,
+        )
+        return {
+            "rule": name,
+            "on": rule.spec.on,
+            "matches_type": _type_matches(rule, str(row["type"])),
+            "condition": rule.spec.condition,
+            "holds": holds,
+            "key": list(_key_of(rule, row)),
+            "stateful": stateful,
+            "would_fire": holds and stateful is None and _type_matches(rule, str(row["type"])),
+        }
+
+    # ------------------------------------------------------------------ events
+
+    def publish(
+        self, event_type: str, data: Mapping[str, Any], *, ctx: RequestContext
+    ) -> dict[str, Any]:
+        """Send an event to the bus (the outbox); rules see it at the next :meth:`process`.
+
+        Raises:
+            InvalidInput: the type is not a dotted name, is one of gnomon's own, or the data is
+                not a JSON object.
+        """
+        if not _EVENT_TYPE(event_type) or event_type.startswith("gnomon."):
+            raise InvalidInput(
+                f"{event_type!r} is not an event type you can send.",
+                hint="Use a dotted name of your own, such as shop.order.created"
+                " (gnomon.* types are gnomon's).",
+            )
+        if not isinstance(data, Mapping):
+            raise InvalidInput(
+                "The event data must be a JSON object.", hint='For example: {"amount": 1200}.'
+            )
+        try:
+            json.dumps(data, allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise InvalidInput(f"The event data is not JSON: {exc}.") from None
+        with self._catalog.transaction() as tx:
+            record = tx.outbox.add(
+                tenant=ctx.tenant,
+                type=event_type,
+                source=f"/users/{ctx.principal.user}",
+                data=dict(data),
+                correlation_id=ctx.correlation_id,
+            )
+        return {"id": record.id, "type": record.type, "time": _iso(record.time)}
+
+    def process(self, *, limit: int = 1000, rounds: int = 20) -> ProcessReport:
+        """Judge the waiting events in micro-batches of ``limit``, until none wait.
+
+        Alerts that change state are events themselves, so a chain of rules settles within
+        the same call (at most ``rounds`` batches).
+        """
+        total = ProcessReport()
+        for _ in range(rounds):
+            report = self._process_batch(limit)
+            total.add(report)
+            if report.events == 0:
+                break
+        return total
+
+    def _process_batch(self, limit: int) -> ProcessReport:
+        report = ProcessReport()
+        now = self._clock.now()
+        with self._catalog.transaction() as tx:
+            events = tx.outbox.pending(limit)
+            if not events:
+                return report
+            by_tenant: dict[str, list[OutboxRecord]] = defaultdict(list)
+            for event in events:
+                by_tenant[event.tenant].append(event)
+            for tenant, records in by_tenant.items():
+                rules = self._stored_rules(tx, tenant)
+                if rules:
+                    report.add(self._judge_events(tx, tenant, rules, records, now))
+            tx.outbox.mark_published([e.id for e in events])
+            report.events = len(events)
+        return report
+
+    def _judge_events(
+        self,
+        tx: CatalogTransaction,
+        tenant: str,
+        rules: Sequence[Rule],
+        events: Sequence[OutboxRecord],
+        now: datetime,
+    ) -> ProcessReport:
+        report = ProcessReport()
+        groups: dict[tuple[object, ...], list[Rule]] = defaultdict(list)
+        for rule in rules:
+            if rule.spec.enabled and rule.spec.on != "kpi":
+                groups[_watching(rule)].append(rule)
+        for members in groups.values():
+            rows = _rows_for(members[0], events)
+            if not rows and all(r.spec.absence is None for r in members):
+                continue
+            matched = self._matched(members, rows, report)
+            for rule in members:
+                hits = matched.get(rule.name)
+                if hits is None:
+                    continue
+                evaluated = (
+                    [_key_of(rule, row) for row in rows] if rule.spec.on == "quality" else None
+                )
+                report.add(
+                    self._advance(
+                        tx, tenant, rule, [rows[i] for i in hits], now, evaluated=evaluated
+                    )
+                )
+        return report
+
+    def _matched(
+        self, rules: Sequence[Rule], rows: list[dict[str, Any]], report: ProcessReport
+    ) -> dict[str, list[int]]:
+        """The rows where each rule's condition holds (a rule with a type error is left out)."""
+        everything = list(range(len(rows)))
+        out: dict[str, list[int]] = {r.name: everything for r in rules if r.condition is None}
+        conditions = {r.name: r.condition for r in rules if r.condition is not None}
+        if not conditions:
+            return out
+        if not rows:
+            return out | {name: [] for name in conditions}
+        try:
+            tables = [(everything, _table(rows))]
+        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
+            tables = [([i], _table([row])) for i, row in enumerate(rows)]
+        for indices, table in tables:
+            compiled = ConditionSet.compile(
+                {n: c for n, c in conditions.items() if c is not None}, table.schema
+            )
+            for name, error in compiled.errors.items():
+                report.errors.append(f"{name}: {error}")
+            for name, mask in compiled.evaluate(table).items():
+                out.setdefault(name, []).extend(
+                    indices[i] for i, hit in enumerate(mask.to_pylist()) if hit
+                )
+        return out
+
+    # ------------------------------------------------------------------ KPI values
+
+    def evaluate_kpis(self, *, ctx: RequestContext) -> ProcessReport:
+        """Judge the tenant's rules on KPI values against the latest values.
+
+        A rule's alert for a key resolves when its condition no longer holds there.
+
+        Raises:
+            InvalidInput: there are rules on KPI values but nothing to read KPI values from.
+        """
+        report = ProcessReport()
+        rules = [r for r in self.rules(ctx=ctx) if r.spec.on == "kpi" and r.spec.enabled]
+        if not rules:
+            return report
+        if self._kpis is None:
+            raise InvalidInput("Rules on KPI values need the semantic layer to read them.")
+        now = self._clock.now()
+        for rule in rules:
+            rows = self._kpis(ctx, rule.spec.metrics, rule.spec.key)
+            matched = self._matched([rule], rows, report)
+            with self._catalog.transaction() as tx:
+                report.add(
+                    self._advance(
+                        tx,
+                        ctx.tenant,
+                        rule,
+                        [rows[i] for i in matched.get(rule.name, [])],
+                        now,
+                        evaluated=[_key_of(rule, row) for row in rows],
+                    )
+                )
+            report.events += len(rows)
+        return report
+
+    # ------------------------------------------------------------------ time
+
+    def tick(self) -> ProcessReport:
+        """Move every tenant's rules to now: absences, quiet alerts resolving, repeats."""
+        report = ProcessReport()
+        now = self._clock.now()
+        with self._catalog.transaction(read_only=True) as tx:
+            tenants = [t.id for t in tx.tenants.list()]
+        for tenant in tenants:
+            with self._catalog.transaction() as tx:
+                for rule in self._stored_rules(tx, tenant):
+                    if rule.spec.enabled:
+                        # Judged on a state, an alert resolves only when a judgement says so.
+                        held: list[Key] | None = [] if rule.spec.on in _STATE_KINDS else None
+                        report.add(self._advance(tx, tenant, rule, [], now, evaluated=held))
+        return report
+
+    # ------------------------------------------------------------------ the core step
+
+    def _advance(
+        self,
+        tx: CatalogTransaction,
+        tenant: str,
+        rule: Rule,
+        rows: Sequence[Mapping[str, Any]],
+        now: datetime,
+        *,
+        evaluated: Sequence[Key] | None,
+    ) -> ProcessReport:
+        """Feed a rule's matched rows through its window and lifecycle; store and tell."""
+        report = ProcessReport()
+        spec = rule.spec
+        saved = tx.trigger_states.get(tenant=tenant, rule=rule.name) or {}
+        try:
+            window = WindowState.from_json(spec, saved.get("window", {"keys": []}))
+        except (ValueError, KeyError, TypeError):
+            window = WindowState(spec)
+        matches = sorted(
+            (
+                Match(
+                    _key_of(rule, row),
+                    _moment(row.get("time")) if row.get("time") is not None else now,
+                    _number(_value_at(row, spec.trend.field)) if spec.trend else None,
+                )
+                for row in rows
+            ),
+            key=lambda m: m.time,
+        )
+        signals: list[Signal] = window.feed(matches) + window.tick(now)
+        if spec.absence is not None:
+            # An absence ends for the keys seen again; the others stay absent.
+            evaluated = [m.key for m in matches]
+        open_records = {a.fingerprint: a for a in tx.alerts.open(tenant=tenant, rule=rule.name)}
+        result = step(
+            spec,
+            tenant=tenant,
+            rule=rule.name,
+            alerts={p: _lifecycle(a) for p, a in open_records.items()},
+            signals=signals,
+            now=now,
+            evaluated=evaluated,
+            resolve_after=spec.absence.within if spec.absence else RESOLVE_AFTER,
+        )
+        tx.alerts.discard(
+            [open_records[p].id for p in result.dropped if p in open_records], tenant=tenant
+        )
+        ids: dict[str, AlertRecord] = {}
+        for print_, alert in result.alerts.items():
+            before = open_records.get(print_)
+            if before is not None and _lifecycle(before) == alert:
+                ids[print_] = before
+                continue
+            fields = _fields(alert, rule)
+            ids[print_] = tx.alerts.save(
+                tenant=tenant, id=None if before is None else before.id, **fields
+            )
+        silences = [_silence(s) for s in tx.silences.list(tenant=tenant, active_at=now)]
+        for transition in result.transitions:
+            record = ids[transition.alert.fingerprint]
+            if transition.kind == "firing":
+                report.fired += 1
+            elif transition.kind == "resolved":
+                report.resolved += 1
+            if transition.kind in ("firing", "resolved"):
+                tx.outbox.add(
+                    tenant=tenant,
+                    type=f"{ALERT_EVENT_PREFIX}{transition.kind}",
+                    source=f"/triggers/{rule.name}",
+                    data=_alert_event(record, rule),
+                )
+            labels = record.labels
+            if any(s.covers(labels, now) for s in silences):
+                report.silenced += 1
+                continue
+            for channel in _channels(rule, transition):
+                enqueue(tx, _notification(record, rule, transition, channel))
+                report.notifications += 1
+        tx.trigger_states.put(tenant=tenant, rule=rule.name, state={"window": window.to_json()})
+        return report
+
+    # ------------------------------------------------------------------ alerts
+
+    def alerts(
+        self,
+        *,
+        ctx: RequestContext,
+        state: str | None = None,
+        rule: str | None = None,
+        limit: int = 100,
+    ) -> list[dict[str, Any]]:
+        """The tenant's alerts, newest first, each with its deliveries."""
+        with self._catalog.transaction(read_only=True) as tx:
+            records = tx.alerts.list(tenant=ctx.tenant, state=state, rule=rule, limit=limit)
+            return [alert_row(r, self._deliveries(tx, r)) for r in records]
+
+    def alert(self, alert_id: int, *, ctx: RequestContext) -> dict[str, Any]:
+        """One alert with its deliveries and every attempt of each.
+
+        Raises:
+            AlertNotFound: the tenant has no such alert.
+        """
+        with self._catalog.transaction(read_only=True) as tx:
+            record = tx.alerts.get(alert_id, tenant=ctx.tenant)
+            row = alert_row(record, self._deliveries(tx, record))
+            for delivery in row["deliveries"]:
+                delivery["log"] = [
+                    {
+                        "number": a.number,
+                        "outcome": a.outcome,
+                        "status_code": a.status_code,
+                        "latency_ms": a.latency_ms,
+                        "error": a.error,
+                        "response_excerpt": a.response_excerpt,
+                        "finished_at": _iso(a.finished_at),
+                    }
+                    for a in tx.deliveries.list(delivery.pop("id"), tenant=ctx.tenant)
+                ]
+            return row
+
+    def acknowledge(self, alert_id: int, *, ctx: RequestContext) -> dict[str, Any]:
+        """Acknowledge a firing alert: no more repeats or escalation; its channels are told.
+
+        Raises:
+            AlertNotFound: the tenant has no such alert.
+            InvalidInput: the alert is not firing.
+        """
+        now = self._clock.now()
+        with self._catalog.transaction() as tx:
+            record = tx.alerts.get(alert_id, tenant=ctx.tenant)
+            if record.state != "firing":
+                raise InvalidInput(
+                    f"Alert {alert_id} is {record.state}; only a firing alert can be acknowledged."
+                )
+            if record.acknowledged_at is None:
+                record = tx.alerts.save(
+                    tenant=ctx.tenant,
+                    id=alert_id,
+                    acknowledged_at=now,
+                    acknowledged_by=ctx.principal.user,
+                )
+                rule = {r.name: r for r in self._stored_rules(tx, ctx.tenant)}.get(record.rule)
+                if rule is not None:
+                    transition = Transition("firing", _lifecycle(record), now)
+                    for channel in rule.spec.notify:
+                        enqueue(
+                            tx, _notification(record, rule, transition, channel, acknowledged=True)
+                        )
+            return alert_row(record, self._deliveries(tx, record))
+
+    def silence(
+        self,
+        matchers: Sequence[str],
+        *,
+        duration: timedelta,
+        comment: str = "",
+        ctx: RequestContext,
+    ) -> dict[str, Any]:
+        """Keep alerts whose labels match every matcher from being told, for ``duration``.
+
+        Raises:
+            InvalidInput: a matcher is not ``name=value`` (or ``!=``, ``=~``, ``!~``), or the
+                duration is not positive.
+        """
+        parsed = [parse_matcher(m) for m in matchers]
+        if duration <= timedelta(0):
+            raise InvalidInput("A silence lasts a positive time.", hint="For example: --for 2h.")
+        now = self._clock.now()
+        with self._catalog.transaction() as tx:
+            record = tx.silences.add(
+                tenant=ctx.tenant,
+                matchers=[m.text() for m in parsed],
+                starts_at=now,
+                ends_at=now + duration,
+                created_by=ctx.principal.user,
+                comment=comment,
+            )
+        return _silence_row(record, now)
+
+    def silences(self, *, ctx: RequestContext, active: bool = False) -> list[dict[str, Any]]:
+        """The tenant's silences, newest first (only those in force with ``active``)."""
+        now = self._clock.now()
+        with self._catalog.transaction(read_only=True) as tx:
+            records = tx.silences.list(tenant=ctx.tenant, active_at=now if active else None)
+        return [_silence_row(r, now) for r in records]
+
+    def expire_silence(self, silence_id: str, *, ctx: RequestContext) -> dict[str, Any]:
+        """End a silence now.
+
+        Raises:
+            SilenceNotFound: the tenant has no such silence.
+        """
+        now = self._clock.now()
+        with self._catalog.transaction() as tx:
+            record = tx.silences.expire(silence_id, tenant=ctx.tenant, at=now)
+        return _silence_row(record, now)
+
+    # ------------------------------------------------------------------ helpers
+
+    def _stored_rules(self, tx: CatalogTransaction, tenant: str) -> list[Rule]:
+        records = tx.definitions.current(tenant=tenant, kind=TRIGGER_KIND)
+        stamp = (tenant, *(f"{r.name}@{r.version}" for r in records))
+        cached = self._compiled.get(stamp)
+        if cached is None:
+            cached = _parsed(records)
+            if len(self._compiled) > 64:
+                self._compiled.clear()
+            self._compiled[stamp] = cached
+        return cached
+
+    @staticmethod
+    def _deliveries(tx: CatalogTransaction, record: AlertRecord) -> list[dict[str, Any]]:
+        notifications = tx.notifications.list(
+            tenant=record.tenant, fingerprint=record.fingerprint, limit=1000
+        )
+        return [
+            {
+                "id": n.id,
+                "channel": n.channel,
+                "state": n.state,
+                "status": n.status,
+                "attempts": n.attempts,
+                "idempotency_key": n.key,
+                "created_at": _iso(n.created_at),
+                "delivered_at": _iso(n.delivered_at),
+                "last_error": n.last_error,
+            }
+            for n in notifications
+            if n.key.startswith(f"alert-{record.id}:")
+        ]
+
+
+# ---------------------------------------------------------------------- pure helpers
+
+
+def _parsed(records: Sequence[DefinitionRecord]) -> list[Rule]:
+    rules: list[Rule] = []
+    for record in records:
+        try:
+            rules.extend(
+                parse_rules({"rules": {record.name: record.spec}}, source=record.source or "")
+            )
+        except RuleDefinitionError as exc:
+            log.warning("stored trigger rule %s no longer reads: %s", record.name, exc)
+    try:
+        return order_rules(rules)
+    except RuleDefinitionError as exc:
+        log.warning("stored trigger rules do not chain: %s", exc)
+        return rules
+
+
+def _applied(name: str, version: int, change: str) -> dict[str, Any]:
+    return {"kind": TRIGGER_KIND, "name": name, "version": version, "change": change}
+
+
+def _fingerprint(spec: Mapping[str, Any]) -> str:
+    text = json.dumps(spec, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _EVENT_TYPE(value: object) -> bool:
+    if not isinstance(value, str) or not 0 < len(value) <= 200:
+        return False
+    parts = value.split(".")
+    return all(p and p.replace("_", "a").replace("-", "a").isalnum() for p in parts)
+
+
+def _watching(rule: Rule) -> tuple[object, ...]:
+    spec = rule.spec
+    return (spec.on, tuple(spec.match), tuple(spec.metrics), tuple(spec.datasets))
+
+
+def _type_matches(rule: Rule, event_type: str) -> bool:
+    if rule.spec.on != "event":
+        return True
+    if event_type.startswith("gnomon.") and not any(
+        p.startswith("gnomon.") for p in rule.spec.match
+    ):
+        return False
+    return not rule.spec.match or any(fnmatch.fnmatchcase(event_type, p) for p in rule.spec.match)
+
+
+def _rows_for(rule: Rule, events: Iterable[OutboxRecord]) -> list[dict[str, Any]]:
+    """The rows a rule judges in a batch of events: the event's data, or what it carries."""
+    spec = rule.spec
+    rows: list[dict[str, Any]] = []
+    for event in events:
+        data = event.data
+        if spec.on == "event":
+            if _type_matches(rule, event.type):
+                rows.append(
+                    {**data, "type": event.type, "source": event.source, "time": event.time}
+                )
+        elif spec.on == "anomaly":
+            if event.type == ANOMALY_EVENT and (
+                not spec.metrics or data.get("metric") in spec.metrics
+            ):
+                rows.append(
+                    {**data, "at": data.get("time"), "type": event.type, "time": event.time}
+                )
+        elif spec.on == "alert":
+            if event.type.startswith(ALERT_EVENT_PREFIX) and data.get("rule") in spec.match:
+                rows.append({**data, "type": event.type, "time": event.time})
+        elif spec.on == "quality" and event.type.startswith(QUALITY_EVENT_PREFIX):
+            dataset = data.get("dataset")
+            if spec.datasets and dataset not in spec.datasets:
+                continue
+            for check in data.get("checks") or []:
+                rows.append(
+                    {
+                        "dataset": dataset,
+                        "check": check.get("rule"),
+                        "status": "passed" if check.get("passed") else "failed",
+                        "severity": check.get("severity"),
+                        "message": check.get("message"),
+                        "failed_rows": check.get("failed_rows"),
+                        "run_id": data.get("run_id"),
+                        "time": event.time,
+                    }
+                )
+    return rows
+
+
+def _table(rows: Sequence[Mapping[str, Any]]) -> pa.Table:
+    return pa.Table.from_pylist([dict(r) for r in rows])
+
+
+def _value_at(row: Mapping[str, Any], path: str) -> object:
+    current: object = row
+    for part in path.split("."):
+        if not isinstance(current, Mapping):
+            return None
+        current = current.get(part)
+    return current
+
+
+def _key_of(rule: Rule, row: Mapping[str, Any]) -> Key:
+    values = []
+    for name in rule.spec.key:
+        value = _value_at(row, name)
+        if isinstance(value, (Mapping, list)):
+            values.append(json.dumps(value, sort_keys=True, ensure_ascii=False, default=str))
+        else:
+            values.append("" if value is None else str(value))
+    return tuple(values)
+
+
+def _moment(value: object) -> datetime:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    try:
+        moment = datetime.fromisoformat(str(value))
+    except ValueError:
+        raise InvalidInput(
+            f"{value!r} is not a time.", hint="Write times in ISO 8601: 2025-03-04T10:00:00Z."
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _number(value: object) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.astimezone(UTC).isoformat()
+
+
+def _lifecycle(record: AlertRecord) -> Alert:
+    return Alert(
+        fingerprint=record.fingerprint,
+        tenant=record.tenant,
+        rule=record.rule,
+        key=record.key,
+        state=record.state,
+        started_at=record.started_at,
+        last_active_at=record.last_active_at,
+        fired_at=record.fired_at,
+        resolved_at=record.resolved_at,
+        acknowledged_at=record.acknowledged_at,
+        acknowledged_by=record.acknowledged_by,
+        last_notified_at=record.last_notified_at,
+        escalation_level=record.escalation_level,
+        reason=record.reason,
+    )
+
+
+def _labels(alert: Alert, rule: Rule) -> dict[str, str]:
+    labels = {"rule": rule.name, "severity": rule.spec.severity, **rule.spec.labels}
+    labels.update(zip(rule.spec.key, alert.key, strict=False))
+    return labels
+
+
+def _fields(alert: Alert, rule: Rule) -> dict[str, Any]:
+    return {
+        "fingerprint": alert.fingerprint,
+        "rule": alert.rule,
+        "key": list(alert.key),
+        "labels": _labels(alert, rule),
+        "severity": rule.spec.severity,
+        "state": alert.state,
+        "started_at": alert.started_at,
+        "last_active_at": alert.last_active_at,
+        "fired_at": alert.fired_at,
+        "resolved_at": alert.resolved_at,
+        "acknowledged_at": alert.acknowledged_at,
+        "acknowledged_by": alert.acknowledged_by,
+        "last_notified_at": alert.last_notified_at,
+        "escalation_level": alert.escalation_level,
+        "reason": alert.reason,
+    }
+
+
+def _channels(rule: Rule, transition: Transition) -> list[str]:
+    if transition.kind == "escalate":
+        return list(rule.spec.escalation[transition.level - 1].notify)
+    return list(rule.spec.notify)
+
+
+def _notification(
+    record: AlertRecord,
+    rule: Rule,
+    transition: Transition,
+    channel: str,
+    *,
+    acknowledged: bool = False,
+) -> Notification:
+    kind = "acknowledged" if acknowledged else transition.kind
+    stamp = transition.at.astimezone(UTC).strftime("%Y%m%dT%H%M%S%f")
+    level = f"{transition.level}" if transition.level else ""
+    state: NotifiedState = (
+        "resolved" if kind == "resolved" else "acknowledged" if acknowledged else "firing"
+    )
+    keys = ", ".join(f"{k}={v}" for k, v in zip(rule.spec.key, record.key, strict=False))
+    what = rule.spec.description or rule.name
+    verb = {
+        "firing": "firing",
+        "resolved": "resolved",
+        "repeat": "still firing",
+        "escalate": f"unacknowledged, escalated (step {transition.level})",
+        "acknowledged": f"acknowledged by {record.acknowledged_by}",
+    }[kind]
+    title = f"[{record.severity}] {rule.name}{f' ({keys})' if keys else ''}: {verb}"
+    summary = f"{what}. {record.reason}." if record.reason else f"{what}."
+    return Notification(
+        key=f"alert-{record.id}:{kind}{level}:{stamp}:{channel}",
+        channel=channel,
+        rule=rule.name,
+        fingerprint=record.fingerprint,
+        state=state,
+        severity=record.severity,
+        title=title,
+        summary=summary,
+        labels=record.labels,
+        data={
+            "alert_id": record.id,
+            "started_at": _iso(record.started_at),
+            "fired_at": _iso(record.fired_at),
+            "resolved_at": _iso(record.resolved_at),
+            "key": dict(zip(rule.spec.key, record.key, strict=False)),
+            "transition": kind,
+        },
+        created_at=transition.at,
+        tenant=record.tenant,
+    )
+
+
+def _alert_event(record: AlertRecord, rule: Rule) -> dict[str, Any]:
+    return {
+        **dict(zip(rule.spec.key, record.key, strict=False)),
+        "rule": record.rule,
+        "alert_id": record.id,
+        "fingerprint": record.fingerprint,
+        "state": record.state,
+        "severity": record.severity,
+        "labels": dict(record.labels),
+        "reason": record.reason,
+    }
+
+
+def alert_row(record: AlertRecord, deliveries: list[dict[str, Any]]) -> dict[str, Any]:
+    """An alert as the CLI and the API show it (JSON-able)."""
+    return {
+        "id": record.id,
+        "rule": record.rule,
+        "state": record.state,
+        "severity": record.severity,
+        "fingerprint": record.fingerprint,
+        "key": list(record.key),
+        "labels": dict(record.labels),
+        "reason": record.reason,
+        "started_at": _iso(record.started_at),
+        "fired_at": _iso(record.fired_at),
+        "resolved_at": _iso(record.resolved_at),
+        "acknowledged_at": _iso(record.acknowledged_at),
+        "acknowledged_by": record.acknowledged_by,
+        "escalation_level": record.escalation_level,
+        "deliveries": deliveries,
+    }
+
+
+def _silence(record: Any) -> Silence:
+    return Silence(
+        id=record.id,
+        matchers=tuple(parse_matcher(m) for m in record.matchers),
+        starts_at=record.starts_at,
+        ends_at=record.ends_at,
+        created_by=record.created_by,
+        comment=record.comment,
+    )
+
+
+def _silence_row(record: Any, now: datetime) -> dict[str, Any]:
+    return {
+        "id": record.id,
+        "matchers": list(record.matchers),
+        "starts_at": _iso(record.starts_at),
+        "ends_at": _iso(record.ends_at),
+        "active": record.starts_at <= now < record.ends_at,
+        "created_by": record.created_by,
+        "comment": record.comment,
+    }
