@@ -27,6 +27,7 @@ from gnomon.cli import (
     runs,
     serve,
     sql,
+    triggers,
 )
 from gnomon.cli._render import err_console
 from gnomon.errors import GnomonError
@@ -72,6 +73,7 @@ lake.register(app)
 models.register(app)
 metrics.register(app)
 insights.register(app)
+triggers.register(app)
 demo.register(app)
 serve.register(app)
 governance.register(app)

@@ -28,19 +28,25 @@ def apply(
     prune: Annotated[
         bool,
         typer.Option(
-            "--prune/--no-prune", help="Retire stored definitions no longer in metrics/*.yaml."
+            "--prune/--no-prune",
+            help="Retire stored definitions no longer in metrics/*.yaml or triggers/*.yaml.",
         ),
     ] = True,
     project: ProjectOption = Path(),
     tenant: TenantOption = None,
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
-    """Check metrics/*.yaml as a whole and store every changed definition as a new version."""
+    """Check metrics/*.yaml and triggers/*.yaml; store every changed definition as a new version.
+
+    Each folder is checked as a whole (every problem reported at once, with its file and line)
+    before anything of it is stored.
+    """
     with open_project(project) as app:
-        result = app.semantic.apply(ctx=app.context(tenant), prune=prune, dry_run=dry_run)
-        rows = result.rows()
+        context = app.context(tenant)
+        result = app.semantic.apply(ctx=context, prune=prune, dry_run=dry_run)
+        rows = result.rows() + app.triggers.apply(ctx=context, prune=prune, dry_run=dry_run)
         title = "Would apply (dry run)" if dry_run else "Applied"
-        render(rows, fmt, title=title, empty="No definitions in metrics/.")
+        render(rows, fmt, title=title, empty="No definitions in metrics/ or triggers/.")
 
 
 def metrics_list(

@@ -131,12 +131,18 @@ class TriggerService:
     # ------------------------------------------------------------------ rules
 
     def apply(
-        self, *, ctx: RequestContext, rules: Sequence[Rule] | None = None, dry_run: bool = False
+        self,
+        *,
+        ctx: RequestContext,
+        rules: Sequence[Rule] | None = None,
+        dry_run: bool = False,
+        prune: bool = True,
     ) -> list[dict[str, Any]]:
         """Check the rules (the project's ``triggers/*.yaml`` by default) and store what changed.
 
         Every rule is checked, with the chain between them, before anything is stored; one bad
-        rule stores nothing. A stored rule no longer given is retired and its state forgotten.
+        rule stores nothing. With ``prune``, a stored rule no longer given is retired and its
+        state forgotten.
 
         Returns:
             One row per rule: ``kind``, ``name``, ``version``, ``change`` (created, updated,
@@ -186,7 +192,7 @@ class TriggerService:
                 rows.append(_applied(rule.name, version, change))
             names = {r.name for r in given}
             for name, record in sorted(stored.items()):
-                if name in names:
+                if name in names or not prune:
                     continue
                 if dry_run:
                     rows.append(_applied(name, record.version + 1, "retired"))
