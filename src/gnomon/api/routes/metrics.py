@@ -113,7 +113,11 @@ def _version(record: DefinitionRecord) -> DefinitionVersion:
 
 
 def _current(records: list[DefinitionRecord]) -> list[Definition]:
-    return [Definition(r.kind, r.name, r.spec, r.source or "<catalog>") for r in records]
+    return [
+        Definition(r.kind, r.name, r.spec, r.source or "<catalog>")
+        for r in records
+        if r.kind != "trigger"
+    ]
 
 
 def _put(request: Request, ctx: RequestContext, kind: DefinitionKind, name: str, spec: Any) -> Any:
