@@ -7,14 +7,23 @@ compared with a time is read as a time in the rule's zone; integers and decimals
 floats), and all of a batch's conditions are projected in one pass of Arrow's engine: the cost
 per event is a few vector operations per rule, not a Python call per rule and event.
 
+With many rules, much of that work is the same: Arrow evaluates each projected expression on
+its own, so a sub-expression that several rules hold (``hour_of_day(time, 'Europe/Berlin')``,
+``type = 'shop.order.paid'``), or that one rule holds twice (the operand of ``BETWEEN`` or
+``IN``), would be computed again for each. So a set's repeated sub-expressions become columns
+of their own, each computed once per batch in a projection before the rules read it, and NULL
+(unknown) is turned into FALSE once, on each rule's result. What a rule means does not change;
+what it costs is measured by ``benchmarks/trigger_rules.py``.
+
 A field the batch does not have is NULL (events of another type simply do not match). A
 condition whose types do not fit the batch (text compared with a number) is not evaluated for
 that schema; its :class:`RuleTypeError` is kept in :attr:`ConditionSet.errors`, so one bad rule
 does not stop the others.
 """
 
+from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
@@ -45,12 +54,7 @@ def compile_condition(condition: Condition, schema: pa.Schema) -> pc.Expression:
     Raises:
         RuleTypeError: the condition's types do not fit the schema.
     """
-    typed = _Compiler(schema, condition.timezone).compile(condition.tree)
-    if typed.kind not in ("bool", "null"):
-        raise RuleTypeError(
-            f"The condition yields {NAMES[typed.kind]}, not true or false.",
-            hint="Compare the value: e.g. amount > 100.",
-        )
+    typed = _Compiler(schema, condition.timezone).condition(condition.tree)
     if typed.kind == "null":
         return pc.scalar(False)
     return _call("coalesce", [typed.expr, pc.scalar(False)])
@@ -63,6 +67,9 @@ class ConditionSet:
     schema: pa.Schema
     expressions: Mapping[str, pc.Expression]
     errors: Mapping[str, RuleTypeError]
+    _program: "_Program | None" = field(default=None, repr=False, compare=False)
+    """How ``evaluate`` computes the results; a set built without ``compile`` projects
+    ``expressions`` as they are."""
 
     @classmethod
     def compile(cls, conditions: Mapping[str, Condition], schema: pa.Schema) -> "ConditionSet":
@@ -74,7 +81,8 @@ class ConditionSet:
                 expressions[name] = compile_condition(condition, schema)
             except RuleTypeError as exc:
                 errors[name] = exc
-        return cls(schema=schema, expressions=expressions, errors=errors)
+        program = _Program.build({name: conditions[name] for name in expressions}, schema)
+        return cls(schema=schema, expressions=expressions, errors=errors, _program=program)
 
     def evaluate(self, batch: pa.Table | pa.RecordBatch) -> dict[str, pa.BooleanArray]:
         """Where each condition holds, one boolean per row (never NULL).
@@ -87,21 +95,12 @@ class ConditionSet:
             raise ValueError("The batch's schema is not the one the conditions were compiled for.")
         if not self.expressions:
             return {}
-        names = list(self.expressions)
-        plan = acero.Declaration.from_sequence(
-            [
-                acero.Declaration("table_source", acero.TableSourceNodeOptions(table)),
-                acero.Declaration(
-                    "project",
-                    acero.ProjectNodeOptions([self.expressions[n] for n in names], names),
-                ),
-            ]
-        )
-        result = plan.to_table(use_threads=False)
-        return {
-            name: _boolean_array(result.column(index), table.num_rows)
-            for index, name in enumerate(names)
-        }
+        program = self._program
+        if program is None:
+            names = tuple(self.expressions)
+            stage = acero.ProjectNodeOptions([self.expressions[n] for n in names], list(names))
+            program = _Program(names, (stage,))
+        return program.run(table)
 
 
 def _boolean_array(column: pa.ChunkedArray, rows: int) -> pa.BooleanArray:
@@ -113,12 +112,183 @@ def _boolean_array(column: pa.ChunkedArray, rows: int) -> pa.BooleanArray:
     return combined
 
 
-class _Compiler:
-    """Compiles a checked tree, node by node, into typed Arrow expressions."""
+def _known(fired: pa.BooleanArray) -> pa.BooleanArray:
+    """NULL as FALSE: ``x AND x IS NOT NULL`` (Kleene), two bitmap operations."""
+    if fired.null_count == 0:
+        return fired
+    return pc.and_kleene(fired, pc.is_valid(fired))
 
-    def __init__(self, schema: pa.Schema, zone: str) -> None:
+
+# ---------------------------------------------------------------------- shared work
+
+
+class _Keys:
+    """What each sub-expression computes, as text: its structure and the rule's time zone.
+
+    Two sub-expressions with one key compile to the same Arrow expression (compiling a node
+    depends only on the node, the zone and the schema). Keys are remembered per node object,
+    so a tree's keys cost one walk, not one rendering per node and ancestor.
+    """
+
+    def __init__(self) -> None:
+        self._memo: dict[int, tuple[exp.Expr, str]] = {}
+
+    def of(self, node: exp.Expr, zone: str) -> str:
+        return f"{zone}\x00{self._structure(node)}"
+
+    def _structure(self, node: exp.Expr) -> str:
+        known = self._memo.get(id(node))
+        if known is not None and known[0] is node:
+            return known[1]
+        parts = []
+        for name in sorted(node.args):
+            value = node.args[name]
+            if value is None:
+                continue
+            items = value if isinstance(value, list) else [value]
+            shown = ",".join(
+                self._structure(v) if isinstance(v, exp.Expr) else repr(v) for v in items
+            )
+            parts.append(f"{name}=[{shown}]" if isinstance(value, list) else f"{name}={shown}")
+        text = f"{type(node).__name__}({';'.join(parts)})"
+        self._memo[id(node)] = (node, text)  # the node is kept, so its id is not reused
+        return text
+
+
+def _shareable(node: exp.Expr) -> bool:
+    """Worth a column of its own when repeated: an operation that reads at least one field."""
+    return not isinstance(node, _LEAVES) and node.find(exp.Column) is not None
+
+
+_LEAVES = (exp.Column, exp.Literal, exp.Boolean, exp.Null, exp.Paren, exp.Identifier, exp.DataType)
+
+
+@dataclass(frozen=True, slots=True)
+class _SharedColumn:
+    """A repeated sub-expression, computed once per batch as the column ``name``.
+
+    ``reads`` are the shared columns its expression reads; ``level`` is one more than theirs,
+    so each level can be projected from the columns of the levels before it.
+    """
+
+    name: str
+    typed: Typed
+    level: int
+    reads: frozenset[str]
+
+
+class _Sharing:
+    """The sub-expressions met more than once in a set's conditions, and their columns."""
+
+    def __init__(self, repeated: frozenset[str], prefix: str) -> None:
+        self.repeated = repeated
+        self.prefix = prefix
+        self.by_key: dict[str, _SharedColumn] = {}
+        self.by_name: dict[str, _SharedColumn] = {}
+
+    def add(self, key: str, typed: Typed, reads: frozenset[str]) -> _SharedColumn:
+        level = 1 + max((self.by_name[name].level for name in reads), default=0)
+        column = _SharedColumn(f"{self.prefix}{len(self.by_key)}", typed, level, reads)
+        self.by_key[key] = column
+        self.by_name[column.name] = column
+        return column
+
+
+@dataclass(frozen=True, slots=True)
+class _Program:
+    """A set's conditions as projections: shared columns level by level, then the results."""
+
+    names: tuple[str, ...]
+    stages: tuple[acero.ProjectNodeOptions, ...]
+
+    @classmethod
+    def build(cls, conditions: Mapping[str, Condition], schema: pa.Schema) -> "_Program":
+        """Compile ``conditions`` (each known to compile) with their shared sub-expressions."""
+        keys = _Keys()
+        counts: Counter[str] = Counter()
+        for condition in conditions.values():
+            _Compiler(schema, condition.timezone, counts=counts, keys=keys).condition(
+                condition.tree
+            )
+        prefix = "__shared_"  # names of their own, beside the batch's fields
+        while any(name.startswith(prefix) for name in schema.names):
+            prefix += "_"
+        # Shared columns are projected beside the batch's fields, which needs unique names.
+        unique = len(set(schema.names)) == len(schema.names)
+        repeated = frozenset(key for key, n in counts.items() if n > 1 and unique)
+        sharing = _Sharing(repeated, prefix)
+        results: list[pc.Expression] = []
+        read: set[str] = set()
+        for condition in conditions.values():
+            compiler = _Compiler(schema, condition.timezone, sharing=sharing, keys=keys)
+            typed = compiler.condition(condition.tree)
+            results.append(pc.scalar(False) if typed.kind == "null" else typed.expr)
+            read |= compiler.reads
+        stages = _stages(schema, sharing, read)
+        stages.append(acero.ProjectNodeOptions(results, list(conditions)))
+        return cls(tuple(conditions), tuple(stages))
+
+    def run(self, table: pa.Table) -> dict[str, pa.BooleanArray]:
+        """Each condition's result on ``table``, NULL as FALSE."""
+        steps = [acero.Declaration("table_source", acero.TableSourceNodeOptions(table))]
+        steps += [acero.Declaration("project", stage) for stage in self.stages]
+        result = acero.Declaration.from_sequence(steps).to_table(use_threads=False)
+        return {
+            name: _known(_boolean_array(result.column(index), table.num_rows))
+            for index, name in enumerate(self.names)
+        }
+
+
+def _stages(schema: pa.Schema, sharing: _Sharing, read: set[str]) -> list[acero.ProjectNodeOptions]:
+    """One projection per level of shared columns (``read`` are those the results read).
+
+    Each passes on the batch's fields and the shared columns read after it.
+    """
+    levels: dict[int, list[_SharedColumn]] = {}
+    for column in sharing.by_name.values():
+        levels.setdefault(column.level, []).append(column)
+    groups = [levels[level] for level in sorted(levels)]
+    read_after: list[set[str]] = [set() for _ in groups]
+    wanted = set(read)
+    for position in range(len(groups) - 1, -1, -1):
+        read_after[position] = set(wanted)
+        wanted |= {name for column in groups[position] for name in column.reads}
+    fields = list(schema.names)
+    carried: list[str] = []
+    stages = []
+    for group, after in zip(groups, read_after, strict=True):
+        defined = {column.name: column.typed.expr for column in group}
+        passed = [name for name in [*carried, *defined] if name in after]
+        values = [pc.field(name) for name in fields]
+        values += [defined[name] if name in defined else pc.field(name) for name in passed]
+        stages.append(acero.ProjectNodeOptions(values, fields + passed))
+        carried = passed
+    return stages
+
+
+class _Compiler:
+    """Compiles a checked tree, node by node, into typed Arrow expressions.
+
+    With ``counts``, it also counts how often each sub-expression is compiled; with
+    ``sharing``, a sub-expression counted more than once compiles to a reference to its shared
+    column (compiled the first time it is met), and ``reads`` collects the columns referred to.
+    """
+
+    def __init__(
+        self,
+        schema: pa.Schema,
+        zone: str,
+        *,
+        counts: Counter[str] | None = None,
+        sharing: _Sharing | None = None,
+        keys: _Keys | None = None,
+    ) -> None:
         self.schema = schema
         self.zone = zone
+        self.counts = counts
+        self.sharing = sharing
+        self.keys = keys or _Keys()
+        self.reads: set[str] = set()
         self.handlers: dict[type[exp.Expr], Callable[[exp.Expr], Typed]] = {
             exp.Paren: lambda n: self.compile(n.this),
             exp.And: self._and,
@@ -151,7 +321,40 @@ class _Compiler:
             exp.Null: lambda _: null_of(pa.null()),
         }
 
+    def condition(self, tree: exp.Expr) -> Typed:
+        """A whole condition: true, false or NULL.
+
+        Raises:
+            RuleTypeError: its types do not fit the schema, or it yields a value.
+        """
+        typed = self.compile(tree)
+        if typed.kind not in ("bool", "null"):
+            raise RuleTypeError(
+                f"The condition yields {NAMES[typed.kind]}, not true or false.",
+                hint="Compare the value: e.g. amount > 100.",
+            )
+        return typed
+
     def compile(self, node: exp.Expr) -> Typed:
+        if (self.counts is None and self.sharing is None) or not _shareable(node):
+            return self._compile(node)
+        key = self.keys.of(node, self.zone)
+        if self.counts is not None:
+            self.counts[key] += 1
+        sharing = self.sharing
+        if sharing is None or key not in sharing.repeated:
+            return self._compile(node)
+        column = sharing.by_key.get(key)
+        if column is None:
+            outer, self.reads = self.reads, set()
+            try:
+                column = sharing.add(key, self._compile(node), frozenset(self.reads))
+            finally:
+                self.reads = outer
+        self.reads.add(column.name)
+        return Typed(pc.field(column.name), column.typed.type)
+
+    def _compile(self, node: exp.Expr) -> Typed:
         handler = self.handlers.get(type(node))
         if handler is None:  # the language's checks keep other nodes out
             raise RuleTypeError(f"{type(node).__name__} cannot be evaluated.")
@@ -162,7 +365,7 @@ class _Compiler:
 
     # ------------------------------------------------------------------ logic
 
-    def _logical(self, node: exp.Expr, what: str) -> Typed:
+    def logical(self, node: exp.Expr, what: str) -> Typed:
         value = self.compile(node)
         if value.kind == "null":
             return null_of(pa.bool_())
@@ -174,17 +377,17 @@ class _Compiler:
         return value
 
     def _and(self, node: exp.Expr) -> Typed:
-        left = self._logical(node.this, "An operand of AND")
-        right = self._logical(node.expression, "An operand of AND")
+        left = self.logical(node.this, "An operand of AND")
+        right = self.logical(node.expression, "An operand of AND")
         return Typed(_call("and_kleene", [left.expr, right.expr]), pa.bool_())
 
     def _or(self, node: exp.Expr) -> Typed:
-        left = self._logical(node.this, "An operand of OR")
-        right = self._logical(node.expression, "An operand of OR")
+        left = self.logical(node.this, "An operand of OR")
+        right = self.logical(node.expression, "An operand of OR")
         return Typed(_call("or_kleene", [left.expr, right.expr]), pa.bool_())
 
     def _not(self, node: exp.Expr) -> Typed:
-        value = self._logical(node.this, "The operand of NOT")
+        value = self.logical(node.this, "The operand of NOT")
         return Typed(_call("invert", [value.expr]), pa.bool_())
 
     # ------------------------------------------------------------------ comparisons
@@ -306,7 +509,7 @@ class _Compiler:
             if subject.kind == "null":
                 return Typed(pc.scalar(True), pa.bool_())
             return Typed(_call("is_null", [subject.expr]), pa.bool_())
-        value = self._logical(node.this, "The value before IS TRUE/FALSE")
+        value = self.logical(node.this, "The value before IS TRUE/FALSE")
         wanted = pc.scalar(bool(target.this))
         known = _call("equal", [value.expr, wanted])
         return Typed(_call("coalesce", [known, pc.scalar(False)]), pa.bool_())
@@ -359,7 +562,7 @@ class _Compiler:
         branches: list[tuple[pc.Expression, Typed]] = []
         for branch in node.args.get("ifs") or []:
             if subject is None:
-                test = self._logical(branch.this, "A WHEN of CASE")
+                test = self.logical(branch.this, "A WHEN of CASE")
             else:
                 left, right = self._comparable(*self._pair(node.this, branch.this))
                 test = Typed(_call("equal", [left.expr, right.expr]), pa.bool_())
@@ -369,7 +572,7 @@ class _Compiler:
         return self._choose(branches, otherwise)
 
     def _if(self, node: exp.Expr) -> Typed:
-        test = self._logical(node.this, "The condition of IF")
+        test = self.logical(node.this, "The condition of IF")
         return self._choose(
             [(test.expr, self.compile(node.args["true"]))], self.compile(node.args["false"])
         )

@@ -196,3 +196,23 @@ def test_the_evaluator_agrees_with_duckdb(rows: list[dict[str, object]], conditi
         sql = reference_sql(condition, zone)
         theirs = [bool(r[0]) for r in db.execute(f"SELECT {sql} FROM events").fetchall()]
     assert ours == theirs, (condition, sql, rows)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    rows=_rows,
+    parts=st.lists(CONDITION, min_size=1, max_size=4),
+    zone=st.sampled_from(ZONES),
+)
+def test_rules_compiled_together_fire_as_each_compiled_alone(
+    rows: list[dict[str, object]], parts: list[str], zone: str
+) -> None:
+    # Rules built from shared parts (and repeating them) share sub-expressions in one set.
+    texts = [*parts, *(f"({a}) AND NOT ({b})" for a, b in zip(parts, parts[::-1], strict=True))]
+    texts.append(" OR ".join(f"({p})" for p in parts))
+    conditions = {f"r{i}": parse_condition(t, timezone=zone) for i, t in enumerate(texts)}
+    table = pa.Table.from_pylist(rows, schema=SCHEMA)
+    together = ConditionSet.compile(conditions, SCHEMA).evaluate(table)
+    for name, condition in conditions.items():
+        alone = ConditionSet.compile({name: condition}, SCHEMA).evaluate(table)[name]
+        assert together[name].to_pylist() == alone.to_pylist(), texts[int(name[1:])]
