@@ -179,7 +179,9 @@ def test_every_command_takes_project_and_listings_take_format() -> None:
         "models list", "apply", "metrics list", "metrics show", "metrics query", "metrics refresh",
         "metrics rollups", "tenants list", "users list", "keys create", "keys list", "roles list",
         "policies list", "audit list", "token create", "scan", "forecast", "registry",
-        "anomalies confirm", "anomalies dismiss",
+        "anomalies confirm", "anomalies dismiss", "triggers list", "triggers show", "triggers test",
+        "triggers run", "alerts list", "alerts show", "alerts ack", "alerts silence",
+        "alerts silences", "alerts unsilence", "events send",
     }  # fmt: skip
     others = {
         "init", "demo", "serve", "tenants create", "users create", "users disable", "keys revoke",

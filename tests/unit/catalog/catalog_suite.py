@@ -668,9 +668,14 @@ class CatalogSuite:
                 tx.definitions.put(
                     tenant="acme", kind="dashboard", name="d", spec={}, fingerprint="f"
                 )
-            assert caught.value.details["valid"] == ["semantic_model", "metric", "calendar"]
+            assert caught.value.details["valid"] == [
+                "semantic_model",
+                "metric",
+                "calendar",
+                "trigger",
+            ]
             assert caught.value.hint is not None
-            assert "semantic_model, metric, calendar" in caught.value.hint
+            assert "semantic_model, metric, calendar, trigger" in caught.value.hint
             for read in (
                 lambda: tx.definitions.get(tenant="acme", kind="metrics", name="d"),
                 lambda: tx.definitions.history(tenant="acme", kind="metrics", name="d"),
