@@ -6,10 +6,10 @@ A delivery that goes wrong is not an error here: ``Channel.send`` reports it as 
 
 from collections.abc import Sequence
 
-from gnomon.errors import ConfigError, InvalidInput
+from gnomon.errors import ConfigError, InvalidInput, Unavailable
 from gnomon.specfiles import SpecIssue
 
-__all__ = ["ChannelSpecError", "MissingEnvironment"]
+__all__ = ["ChannelSpecError", "MissingEnvironment", "PluginRetry"]
 
 
 class ChannelSpecError(InvalidInput):
@@ -64,3 +64,26 @@ class MissingEnvironment(ConfigError):
             channel=channel,
             variables=list(self.variables),
         )
+
+
+class PluginRetry(Unavailable):
+    """Raised by an action plugin: the action cannot be done now, the same one may work later.
+
+    The attempt becomes ``retry`` rather than ``failed``; the dispatcher schedules the next one
+    with backoff, not sooner than ``retry_after_s`` when given. Any other exception a plugin
+    raises fails the notification for good (but see :class:`gnomon.errors.Unavailable`: every
+    retryable kind is treated the same way).
+
+    Attributes:
+        retry_after_s: the earliest time to try again, in seconds, when the plugin knows it.
+    """
+
+    def __init__(
+        self,
+        message: str = "The action plugin asked to try again later.",
+        *,
+        retry_after_s: float | None = None,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message, hint=hint, retry_after_s=retry_after_s)
+        self.retry_after_s = retry_after_s

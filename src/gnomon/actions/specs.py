@@ -5,19 +5,21 @@ A spec is parsed when it is read (every problem reported at once, with its key p
 on a machine that does not hold the secrets. ``$${`` writes a literal ``${``. Templates are not
 resolved: a template renders alert data, not the environment.
 
-Secrets (tokens, passwords, signing keys, and the URLs of Slack and Teams webhooks, which are
-credentials by themselves) are ``SecretStr``: they print as ``**********`` in reprs, logs and
-error messages.
+Secrets (tokens, passwords, signing keys, database URLs, and the URLs of Slack and Teams
+webhooks, which are credentials by themselves) are ``SecretStr``: they print as ``**********`` in
+reprs, logs and error messages. A plugin's free ``config`` mapping has no declared secrets, so
+every value in it that came from a ``${NAME}`` reference is made a ``SecretStr`` on resolution.
 """
 
 import re
 from collections.abc import Mapping
 from email.utils import parseaddr
 from pathlib import Path
-from typing import Annotated, Any, Final, Literal
+from typing import Annotated, Any, Final, Literal, get_args
 
 import httpx
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -27,6 +29,9 @@ from pydantic import (
     model_validator,
 )
 from pydantic_core import ErrorDetails
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from gnomon.actions.errors import ChannelSpecError, MissingEnvironment
 from gnomon.actions.templates import PayloadTemplate
@@ -34,6 +39,7 @@ from gnomon.errors import InvalidInput
 from gnomon.specfiles import SpecIssue, issues_from, read_yaml, with_lines
 
 __all__ = [
+    "DATABASE_PARAMETERS",
     "DEFAULT_RETRY_ON",
     "KINDS",
     "ApiKeyAuthSpec",
@@ -41,10 +47,12 @@ __all__ = [
     "BasicAuthSpec",
     "BearerAuthSpec",
     "ChannelSpec",
+    "DatabaseSpec",
     "EmailSpec",
     "HttpChannelSpec",
     "OAuth2AuthSpec",
     "PagerDutySpec",
+    "PluginSpec",
     "SignSpec",
     "SlackSpec",
     "TeamsSpec",
@@ -61,9 +69,30 @@ DEFAULT_RETRY_ON: Final = (408, 425, 429, 500, 502, 503, 504)
 
 _ENV_REFERENCE = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _TEMPLATE_KEYS = frozenset({"template", "subject_template", "text_template", "html_template"})
+_FREE_KEYS = frozenset({"config"})
+"""Free mappings: every value in them that a ``${NAME}`` reference fills is made a secret."""
 _CHANNEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 _HEADER_VALUE = re.compile(r"^[\x20-\x7e\t]*$")
+_CALLABLE = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
+_ENTRY_POINT = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,199}$")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_LABEL_PARAMETER = re.compile(r"^label_\w+$")
+
+DATABASE_PARAMETERS: Final = (
+    "channel",
+    "created_at",
+    "data",
+    "fingerprint",
+    "key",
+    "rule",
+    "severity",
+    "state",
+    "summary",
+    "tenant",
+    "title",
+)
+"""The named parameters a database action's statements may use, besides ``:label_<name>``."""
 
 
 def _has_reference(value: str) -> bool:
@@ -368,14 +397,138 @@ class EmailSpec(_Spec):
         return {"starttls": 587, "ssl": 465, "none": 25}[self.security]
 
 
+class PluginSpec(_Spec):
+    """A Python function of the user's, run in a fresh, limited subprocess for every notification.
+
+    ``entry_point`` names an entry point in the group ``gnomon.actions``; ``callable`` is
+    ``"package.module:function"``; exactly one of the two. ``memory_mb`` is the address space the
+    plugin may add to the host process; ``timeout_s`` the wall-clock time of one attempt, after
+    which the process group is killed. ``pass_env`` names environment variables the plugin sees
+    besides the few every process needs (``PATH``, ``HOME``, locale, ``PYTHON*``); secrets are
+    better passed through ``config`` with ``${NAME}``, where they are masked.
+    """
+
+    kind: Literal["plugin"]
+    entry_point: str | None = None
+    target: str | None = Field(default=None, alias="callable")
+    timeout_s: float = Field(default=30.0, gt=0, le=600)
+    memory_mb: int = Field(default=512, ge=32, le=65536)
+    config: dict[str, Any] = Field(default_factory=dict)
+    pass_env: list[str] = Field(default_factory=list)
+
+    @field_validator("entry_point")
+    @classmethod
+    def _entry_point(cls, value: str | None) -> str | None:
+        if value is not None and not _ENTRY_POINT.match(value):
+            raise ValueError(
+                f"{value!r} is not an entry point name (letters, digits, '_', '.' and '-')"
+            )
+        return value
+
+    @field_validator("target")
+    @classmethod
+    def _target(cls, value: str | None) -> str | None:
+        if value is not None and not _CALLABLE.match(value):
+            raise ValueError(f"{value!r} is not of the form 'package.module:function'")
+        return value
+
+    @field_validator("pass_env")
+    @classmethod
+    def _pass_env(cls, value: list[str]) -> list[str]:
+        wrong = [name for name in value if not _ENV_NAME.match(name)]
+        if wrong:
+            raise ValueError(f"not environment variable names: {', '.join(map(repr, wrong))}")
+        return value
+
+    @model_validator(mode="after")
+    def _one_target(self) -> "PluginSpec":
+        if (self.entry_point is None) == (self.target is None):
+            raise ValueError(
+                "give either entry_point (a name in the group gnomon.actions) or callable "
+                "('package.module:function'), not both"
+            )
+        return self
+
+    @property
+    def plugin(self) -> str:
+        """What runs: the entry point's name or the callable's ``module:function``."""
+        return self.entry_point or self.target or ""
+
+
+def _statement_parameters(sql: str) -> frozenset[str]:
+    """The names of the ``:name`` parameters in ``sql``, as SQLAlchemy's ``text()`` reads them."""
+    return frozenset(text(sql).compile().params)
+
+
+def _check_statement(sql: str) -> str:
+    if not sql.strip():
+        raise ValueError("a statement must not be empty")
+    unknown = sorted(
+        name
+        for name in _statement_parameters(sql)
+        if name not in DATABASE_PARAMETERS and not _LABEL_PARAMETER.match(name)
+    )
+    if unknown:
+        listed = ", ".join(f":{name}" for name in unknown)
+        valid = ", ".join(f":{name}" for name in DATABASE_PARAMETERS)
+        raise ValueError(
+            f"unknown parameters {listed}; use {valid} or :label_<name> (write \\: for a "
+            "literal colon)"
+        )
+    return sql
+
+
+Statement = Annotated[str, AfterValidator(_check_statement)]
+"""One SQL statement with named parameters bound from the notification."""
+
+
+class DatabaseSpec(_Spec):
+    """SQL run against a database of the user's when an alert fires, and undone when it resolves.
+
+    ``url`` is an SQLAlchemy URL (``postgresql://user:pw@host/db``, ``sqlite:////var/x.db``); a
+    bare ``postgresql://`` uses psycopg 3. ``statements`` run for a ``firing`` notification and
+    ``compensate`` for a ``resolved`` one, each list in one transaction; ``timeout_s`` bounds one
+    attempt (connecting, and on PostgreSQL each statement).
+    """
+
+    kind: Literal["database"]
+    url: SecretStr
+    statements: list[Statement] = Field(min_length=1)
+    compensate: list[Statement] = Field(default_factory=list)
+    timeout_s: float = Field(default=30.0, gt=0, le=600)
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: SecretStr) -> SecretStr:
+        raw = value.get_secret_value()
+        if _has_reference(raw):
+            return value
+        try:
+            url = make_url(raw)
+        except ArgumentError:
+            raise ValueError(
+                "the URL is not an SQLAlchemy database URL (dialect+driver://user:password@"
+                "host:port/database)"
+            ) from None
+        if url.get_backend_name() == "sqlite" and url.database in {None, "", ":memory:"}:
+            raise ValueError(
+                "an in-memory SQLite database is private to one connection and lost with it; "
+                "name a file (sqlite:////path/to/file.db)"
+            )
+        return value
+
+
 ChannelSpec = Annotated[
-    WebhookSpec | EmailSpec | SlackSpec | PagerDutySpec | TeamsSpec, Field(discriminator="kind")
+    WebhookSpec | EmailSpec | SlackSpec | PagerDutySpec | TeamsSpec | PluginSpec | DatabaseSpec,
+    Field(discriminator="kind"),
 ]
 """One channel's spec, chosen by ``kind``."""
 
 _BY_KIND: Final[dict[str, type[BaseModel]]] = {
+    "database": DatabaseSpec,
     "email": EmailSpec,
     "pagerduty": PagerDutySpec,
+    "plugin": PluginSpec,
     "slack": SlackSpec,
     "teams": TeamsSpec,
     "webhook": WebhookSpec,
@@ -419,7 +572,7 @@ def _issues(errors: list[ErrorDetails], model: type[BaseModel]) -> list[SpecIssu
     """
     plain: list[ErrorDetails] = []
     issues: list[SpecIssue] = []
-    for error in errors:
+    for error in (_masked(error, model) for error in errors):
         loc = error["loc"]
         member = _AUTH_BY_TYPE.get(str(loc[1])) if len(loc) > 2 and loc[0] == "auth" else None
         if member is None:
@@ -428,6 +581,20 @@ def _issues(errors: list[ErrorDetails], model: type[BaseModel]) -> list[SpecIssu
         inner = issues_from([{**error, "loc": loc[2:]}], member)
         issues += [SpecIssue(_join("auth", i.path), i.message, i.valid) for i in inner]
     return issues_from(plain, model) + issues
+
+
+def _masked(error: ErrorDetails, model: type[BaseModel]) -> ErrorDetails:
+    """The error with its input masked when it is the value of a secret field (a webhook URL)."""
+    loc = error["loc"]
+    field = next(
+        (info for name, info in model.model_fields.items() if loc and loc[0] in {name, info.alias}),
+        None,
+    )
+    if field is None or not (
+        field.annotation is SecretStr or SecretStr in get_args(field.annotation)
+    ):
+        return error
+    return {**error, "input": SecretStr(str(error["input"]))}
 
 
 def parse_channels(
@@ -505,19 +672,36 @@ def resolve_environment(name: str, spec: ChannelSpec, env: Mapping[str, str]) ->
 
 
 def _resolve(
-    value: object, env: Mapping[str, str], missing: list[tuple[str, str]], path: str
+    value: object,
+    env: Mapping[str, str],
+    missing: list[tuple[str, str]],
+    path: str,
+    *,
+    free: bool = False,
 ) -> Any:
+    """``value`` with references replaced; inside a free mapping (``free``) a filled one is secret.
+
+    In a free mapping keys are the user's own, so none of them is taken for a template.
+    """
     if isinstance(value, str):
-        return _substitute(value, env, missing, path)
+        resolved = _substitute(value, env, missing, path)
+        filled = any(match.group(1) for match in _ENV_REFERENCE.finditer(value))
+        return SecretStr(resolved) if free and filled else resolved
     if isinstance(value, SecretStr):
         return SecretStr(_substitute(value.get_secret_value(), env, missing, path))
     if isinstance(value, Mapping):
         return {
-            key: item if key in _TEMPLATE_KEYS else _resolve(item, env, missing, _join(path, key))
+            key: item
+            if key in _TEMPLATE_KEYS and not free
+            else _resolve(
+                item, env, missing, _join(path, key), free=free or (not path and key in _FREE_KEYS)
+            )
             for key, item in value.items()
         }
     if isinstance(value, list):
-        return [_resolve(item, env, missing, f"{path}.{i}") for i, item in enumerate(value)]
+        return [
+            _resolve(item, env, missing, f"{path}.{i}", free=free) for i, item in enumerate(value)
+        ]
     return value
 
 
@@ -541,12 +725,20 @@ def _substitute(
 
 
 def secret_values(spec: BaseModel) -> list[str]:
-    """Every ``SecretStr`` value in ``spec``, nested specs included, for masking in attempts."""
+    """Every ``SecretStr`` value in ``spec``, nested specs and mappings included, for masking."""
     found: list[str] = []
     for name in type(spec).model_fields:
-        value = getattr(spec, name)
-        if isinstance(value, SecretStr):
-            found.append(value.get_secret_value())
-        elif isinstance(value, BaseModel):
-            found.extend(secret_values(value))
+        found.extend(_secrets_in(getattr(spec, name)))
     return found
+
+
+def _secrets_in(value: object) -> list[str]:
+    if isinstance(value, SecretStr):
+        return [value.get_secret_value()]
+    if isinstance(value, BaseModel):
+        return secret_values(value)
+    if isinstance(value, Mapping):
+        return [secret for item in value.values() for secret in _secrets_in(item)]
+    if isinstance(value, list | tuple):
+        return [secret for item in value for secret in _secrets_in(item)]
+    return []

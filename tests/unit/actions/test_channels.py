@@ -20,6 +20,12 @@ SPECS: dict[str, dict[str, object]] = {
     "slack": {"kind": "slack", "url": "https://hooks.slack.com/services/T/B/SECRET"},
     "pagerduty": {"kind": "pagerduty", "routing_key": "SECRETKEY"},
     "teams": {"kind": "teams", "url": "https://x.example.com/workflows/1?sig=SECRET"},
+    "plugin": {"kind": "plugin", "callable": "acme.actions:act", "config": {"key": "SECRET"}},
+    "database": {
+        "kind": "database",
+        "url": "postgresql://app:SECRET@db.example.com/ops?sslkey=SECRET",
+        "statements": ["insert into alerts (fp) values (:fingerprint)"],
+    },
 }
 
 

@@ -124,7 +124,7 @@ def test_an_unknown_kind_lists_the_known_kinds() -> None:
     assert isinstance(error, InvalidInput)
     assert "channels.x.kind" in error.message
     assert error.hint is not None
-    assert "email, pagerduty, slack, teams, webhook" in error.hint
+    assert "database, email, pagerduty, plugin, slack, teams, webhook" in error.hint
 
 
 def test_build_channel_refuses_an_unknown_kind_with_the_kinds() -> None:

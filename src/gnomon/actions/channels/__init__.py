@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 __all__ = ["build_channel", "channel_kinds"]
 
 _registry: "Registry[Channel]" = Registry("channel kind", entry_point_group="gnomon.channels")
-for _kind in ("email", "pagerduty", "slack", "teams", "webhook"):
+for _kind in ("database", "email", "pagerduty", "plugin", "slack", "teams", "webhook"):
     _registry.add_lazy(_kind, f"gnomon.actions.channels.{_kind}:build")
 
 ChannelFactory = Callable[..., "Channel"]
