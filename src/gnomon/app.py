@@ -4,6 +4,7 @@ Nothing else in gnomon constructs infrastructure. Interfaces (CLI, API) hold a :
 and call its services; tests build one over a temporary project.
 """
 
+import asyncio
 import logging
 import threading
 from collections import OrderedDict
@@ -15,6 +16,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from gnomon.actions import Channel, Dispatcher, build_channel, load_channels
 from gnomon.catalog import (
     LAKE_SCOPE,
     Catalog,
@@ -48,6 +50,7 @@ from gnomon.pipeline import MaintenanceService, ModelRunResult, ModelService
 from gnomon.project import ProjectLayout
 from gnomon.semantic import MetricQuery, MetricResult, SemanticService, read_details
 from gnomon.semantic.refresh import RollupService
+from gnomon.triggers.loop import TriggerLoop
 from gnomon.triggers.service import TriggerService
 
 __all__ = ["Gnomon", "TableInfo"]
@@ -373,6 +376,82 @@ class Gnomon:
             )
         return self._triggers
 
+    def tenant_ids(self) -> list[str]:
+        """Every tenant's id."""
+        with self.catalog.transaction(read_only=True) as tx:
+            return [t.id for t in tx.tenants.list()]
+
+    def channels(self, *, env: Mapping[str, str] | None = None) -> dict[str, Channel]:
+        """The delivery channels of ``channels.yaml`` (none without the file), built.
+
+        Raises:
+            ChannelSpecError: the file is not valid; every problem is located.
+            MissingEnvironment: a ``${NAME}`` it references is not set.
+        """
+        path = self.layout.channels_file
+        if not path.exists():
+            return {}
+        specs = load_channels(path)
+        return {
+            name: build_channel(name, spec, env=env, clock=self.clock)
+            for name, spec in specs.items()
+        }
+
+    def dispatcher(
+        self, channels: Mapping[str, Channel] | None = None, **options: Any
+    ) -> Dispatcher:
+        """A dispatcher over the outbox, with the project's channels unless given.
+
+        ``options`` are the dispatcher's settings (lease, concurrency, backoff policy …).
+        """
+        return Dispatcher(
+            self.catalog,
+            self.channels() if channels is None else channels,
+            clock=self.clock,
+            **options,
+        )
+
+    async def run_alerting(
+        self,
+        stop: asyncio.Event,
+        *,
+        poll_interval: float = 1.0,
+        tick_interval: float = 5.0,
+        kpi_interval: float | None = 300.0,
+    ) -> None:
+        """Judge trigger rules and deliver their notifications until ``stop`` is set.
+
+        The trigger loop wakes the dispatcher when it has queued notifications, so an event
+        published in this process reaches its receiver without waiting for a poll.
+        """
+        channels = self.channels()
+        dispatcher = self.dispatcher(channels)
+        wake = asyncio.Event()
+        running = asyncio.get_running_loop()
+
+        loop = TriggerLoop(
+            self.triggers,
+            poll_interval=poll_interval,
+            tick_interval=tick_interval,
+            kpi_interval=kpi_interval,
+            on_notified=lambda: _call_soon(running, wake.set),
+            tenants=self.tenant_ids,
+        )
+
+        async def stopper() -> None:
+            await stop.wait()
+            self.triggers.wake.set()
+
+        try:
+            await asyncio.gather(
+                loop.run(stop),
+                dispatcher.run(stop, poll_interval=poll_interval, wake=wake),
+                stopper(),
+            )
+        finally:
+            for channel in channels.values():
+                await channel.aclose()
+
     def semantic_service(self, *, cache_entries: int = 256) -> SemanticService:
         """A semantic service of this app; ``cache_entries=0`` turns the result cache off."""
         return SemanticService(
@@ -601,3 +680,8 @@ def _layer(text: str) -> Layer:
         raise InvalidInput(
             f"Unknown layer {text!r}.", hint=f"Use one of: {valid}.", layer=text
         ) from None
+
+
+def _call_soon(loop: asyncio.AbstractEventLoop, callback: Callable[[], Any]) -> None:
+    """Run ``callback`` in ``loop``'s thread (from a worker thread)."""
+    loop.call_soon_threadsafe(callback)

@@ -52,6 +52,11 @@ class ProjectLayout:
         """Alerting rules."""
         return self.root / "triggers"
 
+    @property
+    def channels_file(self) -> Path:
+        """Where notifications go: webhooks, e-mail, Slack, PagerDuty, Teams."""
+        return self.root / "channels.yaml"
+
 
 def scaffold(target: Path, *, force: bool = False) -> list[Path]:
     """Create a project folder with settings and commented examples; returns the files written.

@@ -28,7 +28,6 @@ transaction waits for a lock.
 """
 
 import asyncio
-import contextlib
 import logging
 import math
 import random
@@ -240,14 +239,20 @@ class Dispatcher:
         return DispatchReport(claimed=len(claimed), **tally)
 
     async def run(
-        self, stop_event: asyncio.Event, *, poll_interval: float = 1.0, limit: int = 100
+        self,
+        stop_event: asyncio.Event,
+        *,
+        poll_interval: float = 1.0,
+        limit: int = 100,
+        wake: asyncio.Event | None = None,
     ) -> DispatchReport:
         """Dispatch until ``stop_event`` is set; returns what the whole run did.
 
         Claims again at once after a full round (more may be due), otherwise after
-        ``poll_interval`` seconds. Meanwhile it renews the leases of the sends in flight. A
-        catalog that cannot be reached is logged and tried again at the next poll. On stop it
-        finishes the round in flight first.
+        ``poll_interval`` seconds, or as soon as ``wake`` is set (by whoever just queued a
+        notification). Meanwhile it renews the leases of the sends in flight. A catalog that
+        cannot be reached is logged and tried again at the next poll. On stop it finishes the
+        round in flight first.
         """
         keeper = asyncio.create_task(self._keep_leases())
         total = DispatchReport()
@@ -261,8 +266,7 @@ class Dispatcher:
                 total += report
                 if report.claimed >= limit:
                     continue
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop_event.wait(), poll_interval)
+                await _pause(stop_event, wake, poll_interval)
         finally:
             keeper.cancel()
             await asyncio.gather(keeper, return_exceptions=True)
@@ -424,6 +428,21 @@ class Dispatcher:
     ) -> "NotificationRecord":
         with self._catalog.transaction() as tx:
             return tx.notifications.record_attempt(id, attempt, owner=self.owner, retry_at=retry_at)
+
+
+async def _pause(stop: asyncio.Event, wake: asyncio.Event | None, seconds: float) -> None:
+    """Wait until ``stop`` or ``wake`` is set, or ``seconds`` pass; ``wake`` is cleared."""
+    waiters = [asyncio.ensure_future(stop.wait())]
+    if wake is not None:
+        waiters.append(asyncio.ensure_future(wake.wait()))
+    try:
+        await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
+        await asyncio.gather(*waiters, return_exceptions=True)
+        if wake is not None:
+            wake.clear()
 
 
 def _storable(attempt: Attempt, channel: str) -> Attempt:

@@ -6,18 +6,24 @@ SIGINT and SIGTERM stop the server gracefully: requests in flight finish (up to 
 the project is closed and the command exits 0.
 """
 
+import asyncio
 import gc
 import signal
 import socket
 from pathlib import Path
 from types import FrameType
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from gnomon.cli._common import ProjectOption, open_project
 from gnomon.cli._render import console, err_console
 from gnomon.errors import Unavailable
+
+if TYPE_CHECKING:
+    import uvicorn
+
+    from gnomon.app import Gnomon
 
 __all__ = ["register"]
 
@@ -62,9 +68,20 @@ def serve(
         int | None,
         typer.Option(min=0, max=65535, help="Port (default: api.port, 8080; 0 picks a free one)."),
     ] = None,
+    alerting: Annotated[
+        bool,
+        typer.Option(
+            "--alerting/--no-alerting",
+            help="Also judge trigger rules and deliver notifications (channels.yaml).",
+        ),
+    ] = True,
     project: ProjectOption = Path(),
 ) -> None:
-    """Serve the REST API (/api/v1, docs at /api/v1/docs) until stopped with Ctrl-C or SIGTERM."""
+    """Serve the REST API (/api/v1, docs at /api/v1/docs) until stopped with Ctrl-C or SIGTERM.
+
+    With alerting (the default), trigger rules judge events as they arrive and the dispatcher
+    delivers notifications to the channels of channels.yaml, in the same process.
+    """
     import uvicorn
 
     from gnomon.api.app import create_app
@@ -95,7 +112,11 @@ def serve(
 
         previous = {sig: signal.signal(sig, note) for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
-            server.run(sockets=[sock])
+            if alerting:
+                app.channels()  # a broken channels.yaml stops the start, with its problems
+                asyncio.run(_serve_with_alerting(server, sock, app))
+            else:
+                server.run(sockets=[sock])
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
@@ -104,6 +125,19 @@ def serve(
         raise Unavailable("The API server did not start.", hint="Run with -v to see why.")
     names = ", ".join(signal.Signals(s).name for s in stopped)
     err_console.print(f"stopped ({names})" if names else "stopped")
+
+
+async def _serve_with_alerting(
+    server: "uvicorn.Server", sock: socket.socket, app: "Gnomon"
+) -> None:
+    """The API and the alerting loop side by side; the loop stops when the server does."""
+    stop = asyncio.Event()
+    alerting = asyncio.create_task(app.run_alerting(stop, poll_interval=0.5))
+    try:
+        await server.serve(sockets=[sock])
+    finally:
+        stop.set()
+        await alerting
 
 
 def register(app: typer.Typer) -> None:

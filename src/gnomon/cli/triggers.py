@@ -1,15 +1,22 @@
 """``gnomon triggers``, ``gnomon alerts`` and ``gnomon events``: rules, what they raised, input."""
 
+import asyncio
+import dataclasses
 import json
+import signal
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from gnomon.cli._common import FormatOption, ProjectOption, TenantOption, open_project
-from gnomon.cli._render import OutputFormat, render
+from gnomon.cli._render import OutputFormat, err_console, render
 from gnomon.errors import InvalidInput
 from gnomon.specfiles import parse_duration
+from gnomon.triggers.loop import TriggerLoop
+
+if TYPE_CHECKING:
+    from gnomon.app import Gnomon
 
 __all__ = ["register"]
 
@@ -245,6 +252,53 @@ def events_send(
     render([row], fmt, title="Event sent")
 
 
+def alerting(
+    once: Annotated[
+        bool,
+        typer.Option("--once", help="One round: judge, move time on, deliver what is due."),
+    ] = False,
+    poll: Annotated[
+        float, typer.Option("--poll", min=0.01, help="Seconds between looks for new work.")
+    ] = 1.0,
+    project: ProjectOption = Path(),
+    fmt: FormatOption = OutputFormat.table,
+) -> None:
+    """Judge trigger rules and deliver their notifications (channels.yaml) until stopped.
+
+    `gnomon serve` does the same beside the API; run this where no API runs, or with --once
+    from a scheduler.
+    """
+    with open_project(project) as app:
+        if once:
+            rows = asyncio.run(_once(app))
+            render(rows, fmt, title="Alerting round")
+            return
+        stop = asyncio.Event()
+
+        async def main() -> None:
+            running = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                running.add_signal_handler(sig, stop.set)
+            await app.run_alerting(stop, poll_interval=poll)
+
+        err_console.print("alerting: judging rules and delivering notifications (Ctrl-C stops)")
+        asyncio.run(main())
+        err_console.print("stopped")
+
+
+async def _once(app: "Gnomon") -> list[dict[str, Any]]:
+    tenants = await asyncio.to_thread(app.tenant_ids)
+    loop = TriggerLoop(app.triggers, tenants=lambda: tenants)
+    work = await asyncio.to_thread(loop.round, tick=True, kpis=True)
+    channels = app.channels()
+    try:
+        sent = await app.dispatcher(channels).run_once(limit=1000)
+    finally:
+        for channel in channels.values():
+            await channel.aclose()
+    return [{**work.to_dict(), **dataclasses.asdict(sent)}]
+
+
 def register(app: typer.Typer) -> None:
     """Add the command groups to the root app."""
     triggers = typer.Typer(help="Trigger rules: list, show, test one on an event, run them.")
@@ -262,6 +316,7 @@ def register(app: typer.Typer) -> None:
     alerts.command("silences")(alerts_silences)
     alerts.command("unsilence")(alerts_unsilence)
     app.add_typer(alerts, name="alerts")
+    app.command("alerting")(alerting)
     events = typer.Typer(help="Events for trigger rules.")
     events.command("send")(events_send)
     app.add_typer(events, name="events")

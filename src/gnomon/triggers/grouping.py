@@ -18,7 +18,7 @@ the summary says how many.
 restart neither loses queued changes nor sends a group twice.
 """
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -191,7 +191,7 @@ class GroupState:
         self,
         channel: str,
         group: Group,
-        item: GroupItem,
+        item: GroupItem | Sequence[GroupItem],
         now: datetime,
         *,
         interval: timedelta,
@@ -202,7 +202,8 @@ class GroupState:
         Without ``digest``: a group that never sent, or last sent ``interval`` or longer ago,
         sends its queue with this item at once; otherwise the item waits for :meth:`due`. With
         ``digest``: the item always waits, until the end of the digest period in which the
-        group's first waiting item arrived.
+        group's first waiting item arrived. Several items offered at once (changes of one
+        moment) go out together.
 
         Raises:
             InvalidInput: ``interval`` is negative or ``digest`` is not positive.
@@ -216,7 +217,8 @@ class GroupState:
         if queue is None:
             queue = self._queues[(channel, group)] = _Queue(interval=interval)
         queue.interval, queue.digest = interval, digest
-        queue.add(item, now)
+        for one in [item] if isinstance(item, GroupItem) else item:
+            queue.add(one, now)
         if digest is None and (queue.last_sent_at is None or now - queue.last_sent_at >= interval):
             return [queue.flush(channel, group, now)]
         return []

@@ -20,6 +20,7 @@ import fnmatch
 import hashlib
 import json
 import logging
+import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -30,13 +31,21 @@ from typing import Any, Literal
 import pyarrow as pa
 
 from gnomon.actions import Notification, enqueue
-from gnomon.catalog import AlertRecord, Catalog, CatalogTransaction, DefinitionRecord, OutboxRecord
+from gnomon.catalog import (
+    AlertRecord,
+    Catalog,
+    CatalogTransaction,
+    DefinitionRecord,
+    NotificationRecord,
+    OutboxRecord,
+)
 from gnomon.clock import Clock
 from gnomon.context import RequestContext
-from gnomon.errors import InvalidInput, NotFound
+from gnomon.errors import GnomonError, InvalidInput, NotFound
 from gnomon.triggers.errors import RuleDefinitionError
 from gnomon.triggers.evaluation import ConditionSet
-from gnomon.triggers.lifecycle import Alert, Transition, step
+from gnomon.triggers.grouping import Batch, GroupItem, GroupState, group_values, summarise
+from gnomon.triggers.lifecycle import Alert, Transition, TransitionKind, step
 from gnomon.triggers.rules import Rule, load_rules, order_rules, parse_rules
 from gnomon.triggers.silences import Silence, parse_matcher
 from gnomon.triggers.windows import Key, Match, Signal, WindowState
@@ -60,6 +69,10 @@ QUALITY_EVENT_PREFIX = "gnomon.ingest.run."
 NotifiedState = Literal["firing", "resolved", "acknowledged"]
 _STATE_KINDS = ("kpi", "quality")
 RESOLVE_AFTER = timedelta(minutes=5)
+_REFRESH_EVENTS = ("gnomon.ingest.run.succeeded", "gnomon.build.run.succeeded")
+"""Events after which the latest KPI values may have changed."""
+MAX_EVENTS_PER_CALL = 1000
+"""Most events one :meth:`TriggerService.publish_many` call takes."""
 """An alert of a rule on events resolves after this long without a new match."""
 
 KpiSource = Callable[[RequestContext, Sequence[str], Sequence[str]], list[dict[str, Any]]]
@@ -127,6 +140,8 @@ class TriggerService:
         self._clock: Clock = clock or catalog.clock
         self._kpis = kpis
         self._compiled: dict[tuple[str, ...], list[Rule]] = {}
+        self.wake = threading.Event()
+        """Set when events are published here, so a loop waiting for work looks at once."""
 
     # ------------------------------------------------------------------ rules
 
@@ -283,29 +298,68 @@ class TriggerService:
             InvalidInput: the type is not a dotted name, is one of gnomon's own, or the data is
                 not a JSON object.
         """
-        if not _EVENT_TYPE(event_type) or event_type.startswith("gnomon."):
+        return self.publish_many([(event_type, data)], ctx=ctx)[0]
+
+    def publish_many(
+        self, events: Sequence[tuple[str, Mapping[str, Any]]], *, ctx: RequestContext
+    ) -> list[dict[str, Any]]:
+        """Send several events in one transaction: all are sent, or none (one is invalid).
+
+        Raises:
+            InvalidInput: an event is not valid; the message names which (by position).
+        """
+        if len(events) > MAX_EVENTS_PER_CALL:
             raise InvalidInput(
-                f"{event_type!r} is not an event type you can send.",
-                hint="Use a dotted name of your own, such as shop.order.created"
-                " (gnomon.* types are gnomon's).",
+                f"{len(events)} events are too many for one call.",
+                hint=f"Send at most {MAX_EVENTS_PER_CALL} at a time.",
             )
-        if not isinstance(data, Mapping):
-            raise InvalidInput(
-                "The event data must be a JSON object.", hint='For example: {"amount": 1200}.'
-            )
-        try:
-            json.dumps(data, allow_nan=False)
-        except (TypeError, ValueError) as exc:
-            raise InvalidInput(f"The event data is not JSON: {exc}.") from None
+        for position, (event_type, data) in enumerate(events):
+            _check_event(event_type, data, position if len(events) > 1 else None)
         with self._catalog.transaction() as tx:
-            record = tx.outbox.add(
-                tenant=ctx.tenant,
-                type=event_type,
-                source=f"/users/{ctx.principal.user}",
-                data=dict(data),
-                correlation_id=ctx.correlation_id,
+            records = [
+                tx.outbox.add(
+                    tenant=ctx.tenant,
+                    type=event_type,
+                    source=f"/users/{ctx.principal.user}",
+                    data=dict(data),
+                    correlation_id=ctx.correlation_id,
+                )
+                for event_type, data in events
+            ]
+        self.wake.set()
+        return [{"id": r.id, "type": r.type, "time": _iso(r.time)} for r in records]
+
+    def put_rule(
+        self, name: str, written: Mapping[str, Any], *, ctx: RequestContext
+    ) -> dict[str, Any]:
+        """Store one rule (as a ``triggers/*.yaml`` entry would write it) beside the others.
+
+        Raises:
+            RuleDefinitionError: the rule is not valid, or it does not chain with the others
+                (follows an unknown rule, or closes a cycle).
+        """
+        given = parse_rules({"rules": {name: dict(written)}}, source="<api>")
+        others = [r for r in self.rules(ctx=ctx) if r.name != name]
+        rows = self.apply(ctx=ctx, rules=[*others, *given], prune=False)
+        return next(r for r in rows if r["name"] == name)
+
+    def delete_rule(self, name: str, *, ctx: RequestContext) -> dict[str, Any]:
+        """Retire one rule; its open alerts stay as they are, its state is forgotten.
+
+        Raises:
+            NotFound: no such rule.
+            RuleDefinitionError: other rules follow it (``on: alert``); they are named.
+        """
+        self.rule(name, ctx=ctx)
+        order_rules([r for r in self.rules(ctx=ctx) if r.name != name])
+        with self._catalog.transaction() as tx:
+            tx.definitions.lock(tenant=ctx.tenant)
+            gone = tx.definitions.retire(
+                tenant=ctx.tenant, kind=TRIGGER_KIND, name=name, created_by=ctx.principal.user
             )
-        return {"id": record.id, "type": record.type, "time": _iso(record.time)}
+            tx.trigger_states.forget(tenant=ctx.tenant, rule=name)
+        version = gone.version if gone is not None else 0
+        return _applied(name, version, "retired")
 
     def process(self, *, limit: int = 1000, rounds: int = 20) -> ProcessReport:
         """Judge the waiting events in micro-batches of ``limit``, until none wait.
@@ -314,14 +368,21 @@ class TriggerService:
         the same call (at most ``rounds`` batches).
         """
         total = ProcessReport()
+        refreshed: set[str] = set()
         for _ in range(rounds):
-            report = self._process_batch(limit)
+            report = self._process_batch(limit, refreshed)
             total.add(report)
             if report.events == 0:
                 break
+        for tenant in sorted(refreshed):
+            # New data was published: rules on KPI values judge the new latest values.
+            try:
+                total.add(self.evaluate_kpis(ctx=RequestContext.system(tenant)))
+            except GnomonError as exc:
+                total.errors.append(f"KPI rules of {tenant}: {exc}")
         return total
 
-    def _process_batch(self, limit: int) -> ProcessReport:
+    def _process_batch(self, limit: int, refreshed: set[str]) -> ProcessReport:
         report = ProcessReport()
         now = self._clock.now()
         with self._catalog.transaction() as tx:
@@ -335,6 +396,10 @@ class TriggerService:
                 rules = self._stored_rules(tx, tenant)
                 if rules:
                     report.add(self._judge_events(tx, tenant, rules, records, now))
+                if any(r.spec.on == "kpi" for r in rules) and any(
+                    e.type in _REFRESH_EVENTS for e in records
+                ):
+                    refreshed.add(tenant)
             tx.outbox.mark_published([e.id for e in events])
             report.events = len(events)
         return report
@@ -462,13 +527,16 @@ class TriggerService:
         evaluated: Sequence[Key] | None,
     ) -> ProcessReport:
         """Feed a rule's matched rows through its window and lifecycle; store and tell."""
-        report = ProcessReport()
         spec = rule.spec
         saved = tx.trigger_states.get(tenant=tenant, rule=rule.name) or {}
         try:
             window = WindowState.from_json(spec, saved.get("window", {"keys": []}))
         except (ValueError, KeyError, TypeError):
             window = WindowState(spec)
+        try:
+            groups = GroupState.from_json(saved.get("groups", {"queues": []}))
+        except (ValueError, KeyError, TypeError):
+            groups = GroupState()
         matches = sorted(
             (
                 Match(
@@ -508,8 +576,31 @@ class TriggerService:
             ids[print_] = tx.alerts.save(
                 tenant=tenant, id=None if before is None else before.id, **fields
             )
+        report = self._tell(tx, tenant, rule, result.transitions, ids, groups, now)
+        tx.trigger_states.put(
+            tenant=tenant,
+            rule=rule.name,
+            state={"window": window.to_json(), "groups": groups.to_json()},
+        )
+        return report
+
+    def _tell(
+        self,
+        tx: CatalogTransaction,
+        tenant: str,
+        rule: Rule,
+        transitions: Sequence[Transition],
+        ids: Mapping[str, AlertRecord],
+        groups: GroupState,
+        now: datetime,
+    ) -> ProcessReport:
+        """Announce the alerts' changes as events, and queue what their groups send now."""
+        report = ProcessReport()
+        spec = rule.spec
         silences = [_silence(s) for s in tx.silences.list(tenant=tenant, active_at=now)]
-        for transition in result.transitions:
+        now_told: dict[str, tuple[AlertRecord, Transition]] = {}
+        offers: dict[tuple[str, tuple[str, ...]], list[GroupItem]] = defaultdict(list)
+        for transition in transitions:
             record = ids[transition.alert.fingerprint]
             if transition.kind == "firing":
                 report.fired += 1
@@ -526,11 +617,81 @@ class TriggerService:
             if any(s.covers(labels, now) for s in silences):
                 report.silenced += 1
                 continue
-            for channel in _channels(rule, transition):
-                enqueue(tx, _notification(record, rule, transition, channel))
-                report.notifications += 1
-        tx.trigger_states.put(tenant=tenant, rule=rule.name, state={"window": window.to_json()})
+            if transition.kind == "escalate":
+                # An escalation is urgent: it is told at once, never held for its group.
+                for channel in _channels(rule, transition):
+                    enqueue(tx, _notification(record, rule, transition, channel))
+                    report.notifications += 1
+                continue
+            told = _notification(record, rule, transition, "")
+            item = GroupItem(
+                fingerprint=record.fingerprint,
+                rule=rule.name,
+                state="resolved" if transition.kind == "resolved" else "firing",
+                severity=record.severity,
+                title=told.title,
+                summary=told.summary,
+                labels=dict(labels),
+                at=transition.at,
+            )
+            now_told[record.fingerprint] = (record, transition)
+            for channel in rule.spec.notify:
+                offers[(channel, group_values(labels, rule.spec.group_by))].append(item)
+        batches = [
+            batch
+            for (channel, group), items in offers.items()
+            for batch in groups.offer(
+                channel, group, items, now, interval=spec.group_interval, digest=spec.digest
+            )
+        ]
+        for batch in [*batches, *groups.due(now)]:
+            enqueue(tx, self._batch_notification(tx, tenant, rule, batch, now_told))
+            report.notifications += 1
         return report
+
+    @staticmethod
+    def _batch_notification(
+        tx: CatalogTransaction,
+        tenant: str,
+        rule: Rule,
+        batch: Batch,
+        now_told: Mapping[str, tuple[AlertRecord, Transition]],
+    ) -> Notification:
+        """The notification for what a group sends: one alert as itself, several summarised."""
+        if len(batch.items) == 1 and not batch.omitted:
+            (item,) = batch.items
+            found = now_told.get(item.fingerprint)
+            if found is None:
+                latest = tx.alerts.list(tenant=tenant, fingerprint=item.fingerprint, limit=1)
+                kind: TransitionKind = "resolved" if item.state == "resolved" else "firing"
+                if latest:
+                    found = (latest[0], Transition(kind, _lifecycle(latest[0]), item.at))
+            if found is not None:
+                return _notification(found[0], rule, found[1], batch.channel)
+        title, summary = summarise(batch)
+        group = json.dumps([tenant, rule.name, list(batch.group)], ensure_ascii=False)
+        print_ = hashlib.sha256(group.encode()).hexdigest()[:32]
+        stamp = batch.at.astimezone(UTC).strftime("%Y%m%dT%H%M%S%f")
+        firing = any(i.state == "firing" for i in batch.items)
+        return Notification(
+            key=f"group-{print_[:12]}:{stamp}:{batch.channel}",
+            channel=batch.channel,
+            rule=rule.name,
+            fingerprint=print_,
+            state="firing" if firing else "resolved",
+            severity=rule.spec.severity,
+            title=title,
+            summary=summary,
+            labels=dict(zip(rule.spec.group_by, batch.group, strict=False)),
+            data={
+                "group": list(batch.group),
+                "digest": batch.digest,
+                "omitted": batch.omitted,
+                "alerts": [i.to_json() for i in batch.items],
+            },
+            created_at=batch.at,
+            tenant=tenant,
+        )
 
     # ------------------------------------------------------------------ alerts
 
@@ -663,24 +824,35 @@ class TriggerService:
 
     @staticmethod
     def _deliveries(tx: CatalogTransaction, record: AlertRecord) -> list[dict[str, Any]]:
-        notifications = tx.notifications.list(
+        """The alert's notifications: its own, and those of its group that listed it."""
+        own = tx.notifications.list(
             tenant=record.tenant, fingerprint=record.fingerprint, limit=1000
         )
-        return [
-            {
-                "id": n.id,
-                "channel": n.channel,
-                "state": n.state,
-                "status": n.status,
-                "attempts": n.attempts,
-                "idempotency_key": n.key,
-                "created_at": _iso(n.created_at),
-                "delivered_at": _iso(n.delivered_at),
-                "last_error": n.last_error,
-            }
-            for n in notifications
-            if n.key.startswith(f"alert-{record.id}:")
+        grouped = tx.notifications.list(tenant=record.tenant, rule=record.rule, limit=1000)
+        return [_delivery(n) for n in own if n.key.startswith(f"alert-{record.id}:")] + [
+            _delivery(n)
+            for n in grouped
+            if n.key.startswith("group-")
+            and n.created_at >= record.started_at
+            and any(
+                a.get("fingerprint") == record.fingerprint
+                for a in n.payload.get("data", {}).get("alerts", [])
+            )
         ]
+
+
+def _delivery(record: NotificationRecord) -> dict[str, Any]:
+    return {
+        "id": record.id,
+        "channel": record.channel,
+        "state": record.state,
+        "status": record.status,
+        "attempts": record.attempts,
+        "idempotency_key": record.key,
+        "created_at": _iso(record.created_at),
+        "delivered_at": _iso(record.delivered_at),
+        "last_error": record.last_error,
+    }
 
 
 # ---------------------------------------------------------------------- pure helpers
@@ -709,6 +881,25 @@ def _applied(name: str, version: int, change: str) -> dict[str, Any]:
 def _fingerprint(spec: Mapping[str, Any]) -> str:
     text = json.dumps(spec, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _check_event(event_type: object, data: object, position: int | None) -> None:
+    where = "" if position is None else f"Event {position}: "
+    if not _EVENT_TYPE(event_type) or str(event_type).startswith("gnomon."):
+        raise InvalidInput(
+            f"{where}{event_type!r} is not an event type you can send.",
+            hint="Use a dotted name of your own, such as shop.order.created"
+            " (gnomon.* types are gnomon's).",
+        )
+    if not isinstance(data, Mapping):
+        raise InvalidInput(
+            f"{where}the event data must be a JSON object.",
+            hint='For example: {"amount": 1200}.',
+        )
+    try:
+        json.dumps(data, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInput(f"{where}the event data is not JSON: {exc}.") from None
 
 
 def _EVENT_TYPE(value: object) -> bool:

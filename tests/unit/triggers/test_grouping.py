@@ -411,3 +411,14 @@ def test_every_latest_change_is_sent_once_and_groups_keep_their_interval(
             if i.fingerprint == name
         ][-1]
         assert last[0] >= offered and last[1] == status
+
+
+def test_changes_of_one_moment_go_out_together() -> None:
+    state = GroupState()
+    now = datetime(2025, 3, 1, 12, tzinfo=UTC)
+    (batch,) = state.offer("ops", G, [_item("a"), _item("b"), _item("c")], now, interval=FIVE)
+    assert [i.fingerprint for i in batch.items] == ["a", "b", "c"]
+    later = now + timedelta(minutes=1)
+    assert state.offer("ops", G, [_item("d"), _item("e")], later, interval=FIVE) == []
+    (held,) = state.due(now + FIVE)
+    assert [i.fingerprint for i in held.items] == ["d", "e"]

@@ -386,3 +386,105 @@ def test_publishing_refuses_types_that_are_not_the_users(
 ) -> None:
     with pytest.raises(InvalidInput):
         triggers.publish(event_type, {}, ctx=CTX)
+
+
+GROUPED = """\
+rules:
+  big_order:
+    on: event
+    match: ["shop.order.*"]
+    condition: amount > 1000
+    key: [country]
+    notify: [ops]
+    group_interval: 3m
+  daily:
+    on: event
+    match: ["shop.refund.*"]
+    condition: "true"
+    key: [country]
+    notify: [mail]
+    digest: 1d
+"""
+
+
+def test_alerts_of_a_group_are_told_together_after_the_first(
+    catalog: Catalog, tmp_path: Path, clock: FixedClock
+) -> None:
+    made = service(catalog, tmp_path, clock, GROUPED)
+    made.apply(ctx=CTX)
+    made.publish("shop.order.created", {"amount": 5000, "country": "DE"}, ctx=CTX)
+    assert made.process().notifications == 1
+    clock.advance(timedelta(minutes=1))
+    for country in ("FR", "IT"):
+        made.publish("shop.order.created", {"amount": 5000, "country": country}, ctx=CTX)
+    assert made.process().notifications == 0
+    clock.advance(timedelta(minutes=1))
+    assert made.tick().notifications == 0
+    clock.advance(timedelta(minutes=1))  # the group interval (3m) since DE was told
+    assert made.tick().notifications == 1
+    sent = notifications(catalog)
+    assert len(sent) == 2
+    group = sent[1]
+    assert group.payload["title"] == "2 alerts for big_order: 2 firing"
+    assert {a["labels"]["country"] for a in group.payload["data"]["alerts"]} == {"FR", "IT"}
+    alerts = {a["key"][0]: a for a in made.alerts(ctx=CTX)}
+    assert [d["idempotency_key"] for d in alerts["FR"]["deliveries"]] == [group.key]
+    assert [d["idempotency_key"] for d in alerts["IT"]["deliveries"]] == [group.key]
+    assert alerts["DE"]["deliveries"][0]["idempotency_key"].startswith(
+        f"alert-{alerts['DE']['id']}:firing"
+    )
+    clock.advance(timedelta(minutes=30))
+    assert made.tick().notifications == 1  # all three resolved, told as one
+    assert notifications(catalog)[-1].payload["title"] == "3 alerts for big_order: 3 resolved"
+
+
+def test_a_digest_tells_once_at_the_end_of_its_period(
+    catalog: Catalog, tmp_path: Path, clock: FixedClock
+) -> None:
+    made = service(catalog, tmp_path, clock, GROUPED)
+    made.apply(ctx=CTX)
+    made.publish("shop.refund.created", {"country": "DE"}, ctx=CTX)
+    assert made.process().notifications == 0
+    clock.advance(timedelta(hours=2))
+    made.publish("shop.refund.created", {"country": "AT"}, ctx=CTX)
+    assert made.process().notifications == 0
+    assert made.tick().notifications == 0
+    clock.advance(timedelta(hours=13))  # past midnight UTC: the day's digest is due
+    assert made.tick().notifications == 1
+    (digest,) = notifications(catalog)
+    assert digest.payload["data"]["digest"] is True
+    assert digest.payload["title"].startswith("2 alerts for daily")
+
+
+def test_one_rule_is_put_and_deleted_beside_the_others(triggers: TriggerService) -> None:
+    written = {"on": "event", "match": ["shop.*"], "condition": "amount > 5", "notify": ["ops"]}
+    assert triggers.put_rule("small", written, ctx=CTX)["change"] == "created"
+    assert triggers.put_rule("small", written, ctx=CTX)["change"] == "unchanged"
+    assert "small" in {r.name for r in triggers.rules(ctx=CTX)}
+    assert len(triggers.rules(ctx=CTX)) == 7
+    with pytest.raises(RuleDefinitionError, match="cycle"):
+        triggers.put_rule(
+            "big_order",
+            {"on": "alert", "match": ["follow_big_order"], "condition": "true"},
+            ctx=CTX,
+        )
+    with pytest.raises(RuleDefinitionError, match="condition"):
+        triggers.put_rule("bad", {"on": "event", "condition": "amount >"}, ctx=CTX)
+    with pytest.raises(RuleDefinitionError, match="follows 'big_order'"):
+        triggers.delete_rule("big_order", ctx=CTX)
+    assert triggers.delete_rule("small", ctx=CTX)["change"] == "retired"
+    with pytest.raises(NotFound):
+        triggers.delete_rule("small", ctx=CTX)
+    assert len(triggers.rules(ctx=CTX)) == 6
+
+
+def test_events_sent_together_are_all_stored_or_none(
+    triggers: TriggerService, catalog: Catalog
+) -> None:
+    sent = triggers.publish_many([("a.b", {"x": 1}), ("a.c", {"x": 2})], ctx=CTX)
+    assert [e["type"] for e in sent] == ["a.b", "a.c"]
+    assert triggers.wake.is_set()
+    with pytest.raises(InvalidInput, match="Event 1"):
+        triggers.publish_many([("a.b", {"x": 1}), ("gnomon.x", {})], ctx=CTX)
+    with catalog.transaction() as tx:
+        assert len(tx.outbox.pending(100)) == 2
