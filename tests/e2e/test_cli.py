@@ -181,7 +181,7 @@ def test_every_command_takes_project_and_listings_take_format() -> None:
         "policies list", "audit list", "token create", "scan", "forecast", "registry",
         "anomalies confirm", "anomalies dismiss", "triggers list", "triggers show", "triggers test",
         "triggers run", "alerts list", "alerts show", "alerts ack", "alerts silence",
-        "alerts silences", "alerts unsilence", "events send",
+        "alerts silences", "alerts unsilence", "events send", "alerting",
     }  # fmt: skip
     others = {
         "init", "demo", "serve", "tenants create", "users create", "users disable", "keys revoke",

@@ -160,3 +160,22 @@ def test_a_broken_rule_file_is_refused_with_its_place(project: Path, tmp_path: P
     assert code == 2
     assert "broken.yaml" in err and "rules.oops.condition" in err
     assert [r["name"] for r in rows(project, "triggers", "list")] == ["big_order", "failed_logins"]
+
+
+def test_one_alerting_round_delivers_and_says_what_it_did(project: Path) -> None:
+    # No channels.yaml: a notification to "ops" cannot go anywhere, and says so.
+    (report,) = rows(project, "alerting", "--once")
+    assert report["claimed"] >= 1
+    assert report["dead"] + report["failed"] == report["claimed"]
+    (alert,) = rows(project, "alerts", "list", "--rule", "big_order")
+    assert {d["status"] for d in alert["deliveries"]} <= {"dead", "failed"}
+    (shown,) = rows(project, "alerts", "show", str(alert["id"]))
+    errors = [a["error"] for d in shown["deliveries"] for a in d["log"]]
+    assert errors and all("ops" in e for e in errors)
+    (project / "channels.yaml").write_text("channels:\n  ops: {kind: webhook}\n")
+    try:
+        code, _, err = run(project, "alerting", "--once")
+    finally:
+        (project / "channels.yaml").unlink()
+    assert code == 2
+    assert "channels.ops.url" in err
