@@ -6,6 +6,7 @@ contract, quarantines what is broken, applies later status updates "latest wins"
 marts and reads them back. Every capability added to gnomon shows itself here.
 """
 
+import asyncio
 import shutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -16,10 +17,12 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import yaml
 
 from gnomon.app import Gnomon
 from gnomon.context import Principal, RequestContext
 from gnomon.errors import Conflict
+from gnomon.examples.receivers import MailReceiver, ReceivedMail, WebhookReceiver
 from gnomon.examples.retail import GenerationResult, generate
 from gnomon.examples.retail.matching import Scorecard, score_scan
 from gnomon.ingest import IngestResult, ProgressListener
@@ -29,12 +32,24 @@ from gnomon.insights.service import ForecastResult
 from gnomon.pipeline import ModelRunResult
 from gnomon.project import scaffold
 
-__all__ = ["DEMO_MARKER", "DemoReport", "run_demo"]
+__all__ = ["DEMO_MARKER", "AlertingDemo", "DemoReport", "run_demo"]
 
 ACME = "acme"
 GLOBEX = "globex"
 DEMO_MARKER = ".gnomon-demo"
 """A file marking a folder as a demo project, which ``gnomon demo`` may rebuild from scratch."""
+
+
+@dataclass(frozen=True, slots=True)
+class AlertingDemo:
+    """What the demo's trigger rules raised, and what its webhook and mail server received."""
+
+    rules: tuple[str, ...]
+    alerts: tuple[dict[str, Any], ...]
+    webhooks: tuple[dict[str, Any], ...]
+    mails: tuple[ReceivedMail, ...]
+    delivered: int
+    failed: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +78,7 @@ class DemoReport:
     forecast: ForecastResult
     plots: tuple[Path, ...]
     """PNG charts written to the project's ``reports/`` folder."""
+    alerting: AlertingDemo
 
 
 def _prepare(project: Path) -> None:
@@ -207,6 +223,8 @@ def run_demo(
         forecast = app.insights.forecast("revenue", ctx=ctx, horizon=30)
         stage("Drawing the incidents found and the forecast (reports/*.png)")
         plots = _plots(app, ctx, project / "reports", scorecard, found, forecast)
+        stage("Alerting: rules on KPIs, anomalies, load checks and events → webhook and mail")
+        alerting = asyncio.run(_alerting(app, ctx, project))
         tenants = app.sql("SELECT COUNT(*) AS orders FROM silver.orders", ctx=ctx).append_column(
             "tenant", pa.array([ACME])
         )
@@ -238,6 +256,68 @@ def run_demo(
         scorecard=scorecard,
         forecast=forecast,
         plots=plots,
+        alerting=alerting,
+    )
+
+
+_ORDERS = (
+    {"amount": 7200.0, "channel": "web", "country": "DE", "customer": "C-1001"},
+    {"amount": 120.0, "channel": "web", "country": "FR", "customer": "C-1002"},
+    {"amount": 9800.0, "channel": "store", "country": "US", "customer": "C-1003"},
+    {"amount": 5400.0, "channel": "web", "country": "JP", "customer": "C-1004"},
+)
+"""Events the demo sends: two of them are big web orders."""
+
+
+async def _alerting(app: Gnomon, ctx: RequestContext, project: Path) -> AlertingDemo:
+    """Apply the demo's rules, judge what happened, and deliver to receivers started here.
+
+    The loads' check results and the scan's anomalies are already waiting as events; the demo
+    adds a few orders as events and judges everything once (the KPI rules on the latest day
+    too, since data was loaded), then one dispatcher round delivers to a local webhook
+    receiver and mail server.
+    """
+    webhook = await WebhookReceiver().start()
+    mail = MailReceiver().start()
+    try:
+        channels = {
+            "ops-webhook": {"kind": "webhook", "url": webhook.url},
+            "ops-mail": {
+                "kind": "email",
+                "host": "127.0.0.1",
+                "port": mail.port,
+                "security": "none",
+                "from": "gnomon@demo.invalid",
+                "to": ["ops@demo.invalid"],
+            },
+        }
+        (project / "channels.yaml").write_text(
+            "# Written by gnomon demo: its local receivers.\n"
+            + yaml.safe_dump({"channels": channels}, sort_keys=False),
+            encoding="utf-8",
+        )
+        rules = await asyncio.to_thread(lambda: app.triggers.apply(ctx=ctx))
+        events = [("shop.order.created", order) for order in _ORDERS]
+        await asyncio.to_thread(lambda: app.triggers.publish_many(events, ctx=ctx))
+        # Judging the loads' events also judges the KPI rules on the newly loaded data.
+        await asyncio.to_thread(app.triggers.process)
+        built = app.channels()
+        try:
+            sent = await app.dispatcher(built).run_once(limit=1000)
+        finally:
+            for channel in built.values():
+                await channel.aclose()
+    finally:
+        await webhook.stop()
+        mail.stop()
+    alerts = await asyncio.to_thread(lambda: app.triggers.alerts(ctx=ctx, limit=1000))
+    return AlertingDemo(
+        rules=tuple(r["name"] for r in rules),
+        alerts=tuple(alerts),
+        webhooks=tuple(webhook.received),
+        mails=tuple(mail.received),
+        delivered=sent.delivered,
+        failed=sent.failed + sent.dead,
     )
 
 

@@ -803,6 +803,26 @@ def test_demo_scans_for_the_incidents_and_forecasts_revenue(demo: Demo) -> None:
 
 
 @pytest.mark.slow
+def test_demo_alerts_reach_its_webhook_and_mail_server(demo: Demo) -> None:
+    out = demo.first.out
+    summary = re.search(
+        r"Alerting: (\d+) rules .* raised (\d+) alerts; "
+        r"(\d+) notifications delivered, (\d+) failed",
+        out,
+    )
+    assert summary, out
+    rules, alerts, delivered, failed = (int(g) for g in summary.groups())
+    assert (rules, failed) == (5, 0)
+    assert alerts >= 3 and delivered >= 3
+    hooks = re.search(r"The webhook receiver got (\d+) requests", out)
+    mails = re.search(r"The mail server got (\d+) messages", out)
+    assert hooks and mails
+    assert int(hooks.group(1)) + int(mails.group(1)) == delivered
+    assert "big_web_order" in out and "big_orders_in_a_row" in out
+    assert (demo.project / "channels.yaml").exists()
+
+
+@pytest.mark.slow
 def test_demo_applies_kpis_that_agree_with_the_gold_tables(demo: Demo) -> None:
     for title in ("KPIs by month", "KPIs by region, all time", "Last 7 days"):
         assert title in demo.first.out, title

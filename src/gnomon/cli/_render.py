@@ -18,6 +18,7 @@ from typing import Any
 import pyarrow as pa
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 __all__ = ["OutputFormat", "console", "err_console", "render", "to_jsonable"]
 
@@ -131,5 +132,6 @@ def render(
         )
         table.add_column(column, justify="right" if numeric else "left", overflow="fold")
     for row in rows:
-        table.add_row(*(_cell(row.get(c), c) for c in columns))
+        # Text, not markup: a value such as '[warning] …' or ':repeat:' prints as it is.
+        table.add_row(*(Text(_cell(row.get(c), c)) for c in columns))
     console.print(table)

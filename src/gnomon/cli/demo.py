@@ -112,6 +112,7 @@ def demo(
         title=f"Injected incidents (ground truth in {gen.incidents_file})",
     )
     _insights(report)
+    _alerting(report)
     console.print(
         f"\nProject: [bold]{report.project}[/]. Try:\n"
         f'  gnomon sql --project {project} "SELECT region, SUM(revenue) FROM gold.daily_sales '
@@ -122,6 +123,7 @@ def demo(
         f"  gnomon token create --tenant acme --user emea@acme --project {project}\n"
         f"  gnomon anomalies --severity high --project {project}\n"
         f"  gnomon forecast orders --horizon 14 --segment region=EMEA --project {project}\n"
+        f"  gnomon alerts --project {project}\n"
         f"  gnomon runs list --project {project}\n"
         f"  gnomon lake history silver.orders --project {project}"
     )
@@ -176,6 +178,50 @@ def _insights(report: DemoReport) -> None:
         + ")",
     )
     console.print("Charts: " + ", ".join(str(p) for p in report.plots))
+
+
+def _alerting(report: DemoReport) -> None:
+    """The trigger rules' alerts, and what the local webhook and mail server received."""
+    done = report.alerting
+    console.print(
+        f"\n[bold]Alerting[/]: {len(done.rules)} rules (triggers/orders.yaml) raised "
+        f"{len(done.alerts)} alerts; {done.delivered} notifications delivered, "
+        f"{done.failed} failed."
+    )
+    render(
+        [
+            {
+                "rule": a["rule"],
+                "state": a["state"],
+                "severity": a["severity"],
+                "key": ", ".join(a["key"])[:60],
+                "reason": a["reason"][:60],
+                "told": ", ".join(sorted({d["channel"] for d in a["deliveries"]})),
+            }
+            for a in done.alerts[:15]
+        ],
+        OutputFormat.table,
+        title="Alerts" + (f" (15 of {len(done.alerts)})" if len(done.alerts) > 15 else ""),
+        empty="No alerts.",
+    )
+    render(
+        [
+            {
+                "title": w["body"].get("title") if isinstance(w["body"], dict) else w["body"],
+                "idempotency key": w["headers"].get("idempotency-key"),
+            }
+            for w in done.webhooks
+        ],
+        OutputFormat.table,
+        title=f"The webhook receiver got {len(done.webhooks)} requests",
+        empty="The webhook receiver got nothing.",
+    )
+    render(
+        [{"to": ", ".join(m.recipients), "subject": m.subject} for m in done.mails],
+        OutputFormat.table,
+        title=f"The mail server got {len(done.mails)} messages",
+        empty="The mail server got nothing.",
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -23,7 +23,7 @@ import logging
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -541,14 +541,21 @@ class TriggerService:
             (
                 Match(
                     _key_of(rule, row),
-                    _moment(row.get("time")) if row.get("time") is not None else now,
+                    # A state (a KPI's latest bucket, a check) holds now; an event when it was.
+                    now
+                    if spec.on in _STATE_KINDS or row.get("time") is None
+                    else _moment(row.get("time")),
                     _number(_value_at(row, spec.trend.field)) if spec.trend else None,
                 )
                 for row in rows
             ),
             key=lambda m: m.time,
         )
-        signals: list[Signal] = window.feed(matches) + window.tick(now)
+        said = {_key_of(rule, row): _explain(rule, row) for row in rows}
+        signals: list[Signal] = [
+            replace(s, reason=said.get(s.key) or s.reason) if s.reason == "matched" else s
+            for s in window.feed(matches) + window.tick(now)
+        ]
         if spec.absence is not None:
             # An absence ends for the keys seen again; the others stay absent.
             evaluated = [m.key for m in matches]
@@ -1030,6 +1037,27 @@ def _lifecycle(record: AlertRecord) -> Alert:
     )
 
 
+def _explain(rule: Rule, row: Mapping[str, Any]) -> str:
+    """Why a plain condition held, in the values it read: ``amount=7200.0 > 5000``-style."""
+    if rule.condition is None:
+        return ""
+    shown = []
+    for path in rule.condition.fields:
+        name = ".".join(path)
+        if name in rule.spec.key or name == "time":
+            continue
+        value = _value_at(row, name)
+        if isinstance(value, float):
+            text = f"{value:,.2f}"
+        elif isinstance(value, (Mapping, list)):
+            text = json.dumps(value, ensure_ascii=False, default=str)
+        else:
+            text = str(value)
+        shown.append(f"{name}={text}")
+    values = ", ".join(dict.fromkeys(shown))
+    return f"{rule.condition.text} held ({values})" if values else f"{rule.condition.text} held"
+
+
 def _labels(alert: Alert, rule: Rule) -> dict[str, str]:
     labels = {"rule": rule.name, "severity": rule.spec.severity, **rule.spec.labels}
     labels.update(zip(rule.spec.key, alert.key, strict=False))
@@ -1085,7 +1113,7 @@ def _notification(
         "escalate": f"unacknowledged, escalated (step {transition.level})",
         "acknowledged": f"acknowledged by {record.acknowledged_by}",
     }[kind]
-    title = f"[{record.severity}] {rule.name}{f' ({keys})' if keys else ''}: {verb}"
+    title = f"{rule.name}{f' ({keys})' if keys else ''}: {verb}"
     summary = f"{what}. {record.reason}." if record.reason else f"{what}."
     return Notification(
         key=f"alert-{record.id}:{kind}{level}:{stamp}:{channel}",

@@ -157,6 +157,7 @@ def test_an_event_fires_once_per_key_and_resolves_when_quiet(
     by_rule = {a["rule"]: a for a in alerts}
     assert by_rule["big_order"]["state"] == "firing"
     assert by_rule["big_order"]["key"] == ["DE"]
+    assert by_rule["big_order"]["reason"] == "amount > 1000 held (amount=5000)"
     assert by_rule["big_order"]["labels"] == {
         "rule": "big_order",
         "severity": "critical",
