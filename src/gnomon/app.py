@@ -372,7 +372,9 @@ class Gnomon:
                 triggers_dir=self.layout.triggers_dir,
                 project_dir=self.settings.project_dir,
                 clock=self.clock,
-                kpis=lambda ctx, metrics, by: semantic.latest(metrics, by=by, ctx=ctx),
+                kpis=lambda ctx, metrics, by, changes: semantic.latest(
+                    metrics, by=by, changes=changes, ctx=ctx
+                ),
             )
         return self._triggers
 

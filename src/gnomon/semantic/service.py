@@ -59,6 +59,8 @@ _SCOPED_KEPT = 64
 """Scoped trees kept per compiled query (one per tenant and set of access rules)."""
 _KINDS_ORDER = {"calendar": 0, "semantic_model": 1, "metric": 2}
 _SEMANTIC_KINDS = ("calendar", "semantic_model", "metric")
+_CHANGE_DAYS = {"day": 1, "week": 7, "month": 30, "quarter": 91, "year": 365}
+"""Trailing windows ``pct_change`` compares (the rule language checks the same names)."""
 """The definition kinds this service owns; others (trigger rules) are left to their services."""
 
 
@@ -410,16 +412,27 @@ class SemanticService:
             self._memo.tables = None
 
     def latest(
-        self, metrics: Sequence[str], *, by: Sequence[str] = (), ctx: RequestContext
+        self,
+        metrics: Sequence[str],
+        *,
+        by: Sequence[str] = (),
+        changes: Sequence[tuple[str, str]] = (),
+        ctx: RequestContext,
     ) -> list[dict[str, Any]]:
         """The metrics' values in the latest bucket of their grain that holds data, per ``by``.
 
         What rules on KPI values judge: one row per combination of ``by`` values, with each
         metric's value under its name, ``<metric>_target`` (and ``target`` for a single metric)
-        where the metric has a target, and ``time``, the bucket.
+        where the metric has a target, and ``time``, the bucket. Each ``(metric, period)`` of
+        ``changes`` adds ``pct_change:<metric>:<period>``: the relative change of the metric
+        between the trailing window of that period up to the latest day and the window before
+        it (each computed by the metric's own definition; ``None`` where the earlier window is
+        0 or empty). Periods are ``day``, ``week``, ``month``, ``quarter``, ``year``
+        (1, 7, 30, 91, 365 days).
 
         Raises:
             UnknownMetric, MetricQueryError: a metric or dimension is not defined.
+            MetricQueryError: a period is not one of those.
         """
         layer = self.layer(ctx=ctx)
         specs = [layer.metric(name).spec for name in metrics]
@@ -439,7 +452,43 @@ class SemanticService:
             if len(targets) == 1:
                 row["target"] = next(iter(targets.values()))
             latest.append(row)
+        last_day = newest.date() if isinstance(newest, datetime) else newest
+        for metric, period in changes:
+            change = self._change(metric, period, by, last_day, ctx)
+            for row in latest:
+                row[f"pct_change:{metric}:{period}"] = change.get(tuple(row[d] for d in by))
         return latest
+
+    def _change(
+        self,
+        metric: str,
+        period: str,
+        by: Sequence[str],
+        last_day: date,
+        ctx: RequestContext,
+    ) -> dict[tuple[Any, ...], float | None]:
+        """The relative change of ``metric`` per ``by`` values over two trailing windows."""
+        days = _CHANGE_DAYS.get(period)
+        if days is None:
+            raise MetricQueryError(
+                f"{period!r} is not a period to compare over.",
+                hint=f"Use one of: {', '.join(_CHANGE_DAYS)}.",
+            )
+        windows = []
+        for back in (0, days):
+            end = last_day - timedelta(days=back)
+            query = MetricQuery.build(
+                [metric], by=list(by), start=end - timedelta(days=days - 1), end=end
+            )
+            table = self.query(query, ctx=ctx).table.to_pylist()
+            windows.append({tuple(r[d] for d in by): r[metric] for r in table})
+        now, before = windows
+        return {
+            key: (value - before[key]) / abs(before[key])
+            if value is not None and before.get(key) not in (None, 0)
+            else None
+            for key, value in now.items()
+        }
 
     def cached(
         self,

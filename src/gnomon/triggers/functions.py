@@ -16,7 +16,13 @@ from sqlglot import exp
 from gnomon.triggers._typed import NAMES, Kind, Typed, as_float, null_of
 from gnomon.triggers.errors import RuleTypeError
 
-__all__ = ["FUNCTIONS", "TEMPORAL_LITERAL_TYPES", "FunctionSpec"]
+__all__ = [
+    "FUNCTIONS",
+    "PCT_CHANGE_PERIODS",
+    "TEMPORAL_LITERAL_TYPES",
+    "FunctionSpec",
+    "pct_change_field",
+]
 
 TEMPORAL_LITERAL_TYPES = frozenset(
     {
@@ -265,6 +271,22 @@ def _nullif(call: Call) -> Typed:
     return Typed(_call("if_else", [known, null_of(first.type).expr, first.expr]), first.type)
 
 
+PCT_CHANGE_PERIODS: dict[str, int] = {"day": 1, "week": 7, "month": 30, "quarter": 91, "year": 365}
+"""``pct_change`` periods: trailing windows of this many days, each compared with the one before."""
+
+
+def pct_change_field(metric: str, period: str) -> str:
+    """The field a KPI row carries for ``pct_change(metric, 'period')``."""
+    return f"pct_change:{metric}:{period}"
+
+
+def _pct_change(call: Call) -> Typed:  # noqa: ARG001 - the builders' signature
+    raise RuleTypeError(
+        "pct_change() compares KPI values over time, so it is for rules on kpi only.",
+        hint="Use it in a rule with on: kpi, e.g. pct_change(revenue, 'week') < -0.2.",
+    )
+
+
 FUNCTIONS: dict[str, FunctionSpec] = {
     spec.name: spec
     for spec in (
@@ -301,6 +323,14 @@ FUNCTIONS: dict[str, FunctionSpec] = {
         _picker("least", "min_element_wise", skip_nulls=True),
         FunctionSpec(name="coalesce", usage="coalesce(a, b, …)", build=_coalesce, max_args=64),
         FunctionSpec(name="nullif", usage="nullif(a, b)", build=_nullif, min_args=2, max_args=2),
+        FunctionSpec(
+            name="pct_change",
+            usage="pct_change(revenue, 'week') (rules on kpi)",
+            build=_pct_change,
+            min_args=2,
+            max_args=2,
+            literal_args=frozenset({1}),
+        ),
     )
 }
 """Every function of the rule language, by lower-case name."""

@@ -25,6 +25,7 @@ from gnomon.specfiles import (
     yaml_files,
 )
 from gnomon.triggers.errors import RuleDefinitionError, RuleIssue, RuleSyntaxError
+from gnomon.triggers.kpis import problems
 from gnomon.triggers.language import Condition, parse_condition
 from gnomon.triggers.specs import RULE_NAME, RuleSpec, TemplateUse, TriggersFile
 from gnomon.triggers.templates import TemplateError, expand
@@ -184,6 +185,9 @@ def _rule(name: str, written: Mapping[str, object], *, source: str) -> Rule:
     condition = None
     if spec.condition is not None:
         condition = parse_condition(spec.condition, timezone=spec.timezone)
+    wrong = problems(condition, on=spec.on, metrics=list(spec.metrics))
+    if wrong:
+        raise _Problems([SpecIssue(f"{prefix}.condition", message) for message in wrong])
     return Rule(name=name, spec=spec, condition=condition, source=source, written=dict(written))
 
 

@@ -45,6 +45,7 @@ from gnomon.errors import GnomonError, InvalidInput, NotFound
 from gnomon.triggers.errors import RuleDefinitionError
 from gnomon.triggers.evaluation import ConditionSet
 from gnomon.triggers.grouping import Batch, GroupItem, GroupState, group_values, summarise
+from gnomon.triggers.kpis import changes_read, reading_changes
 from gnomon.triggers.lifecycle import Alert, Transition, TransitionKind, step
 from gnomon.triggers.rules import Rule, load_rules, order_rules, parse_rules
 from gnomon.triggers.silences import Silence, parse_matcher
@@ -75,10 +76,14 @@ MAX_EVENTS_PER_CALL = 1000
 """Most events one :meth:`TriggerService.publish_many` call takes."""
 """An alert of a rule on events resolves after this long without a new match."""
 
-KpiSource = Callable[[RequestContext, Sequence[str], Sequence[str]], list[dict[str, Any]]]
-"""The latest KPI values: ``(ctx, metrics, by)`` → one row per combination of ``by`` values,
-with each metric's value under its name, ``<metric>_target`` (and ``target`` for a single
-metric) where the metric has one, and ``time`` (the bucket)."""
+KpiSource = Callable[
+    [RequestContext, Sequence[str], Sequence[str], Sequence[tuple[str, str]]],
+    list[dict[str, Any]],
+]
+"""The latest KPI values: ``(ctx, metrics, by, changes)`` → one row per combination of ``by``
+values, with each metric's value under its name, ``<metric>_target`` (and ``target`` for a
+single metric) where the metric has one, ``time`` (the bucket), and for each ``(metric,
+period)`` of ``changes`` its relative change under ``pct_change_field(metric, period)``."""
 
 
 @dataclass(slots=True)
@@ -481,8 +486,12 @@ class TriggerService:
             raise InvalidInput("Rules on KPI values need the semantic layer to read them.")
         now = self._clock.now()
         for rule in rules:
-            rows = self._kpis(ctx, rule.spec.metrics, rule.spec.key)
-            matched = self._matched([rule], rows, report)
+            changes = [(m, p) for m, p in changes_read(rule.condition) if m is not None]
+            rows = self._kpis(ctx, rule.spec.metrics, rule.spec.key, changes)
+            judged = rule
+            if rule.condition is not None:
+                judged = replace(rule, condition=reading_changes(rule.condition))
+            matched = self._matched([judged], rows, report)
             with self._catalog.transaction() as tx:
                 report.add(
                     self._advance(
@@ -1054,6 +1063,10 @@ def _explain(rule: Rule, row: Mapping[str, Any]) -> str:
         else:
             text = str(value)
         shown.append(f"{name}={text}")
+    for name, value in row.items():
+        if name.startswith("pct_change:") and isinstance(value, float):
+            _, metric, period = name.split(":", 2)
+            shown.append(f"pct_change({metric}, '{period}')={value:+.1%}")
     values = ", ".join(dict.fromkeys(shown))
     return f"{rule.condition.text} held ({values})" if values else f"{rule.condition.text} held"
 

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from gnomon.app import Gnomon
 from gnomon.context import Principal, RequestContext
 from gnomon.demo import run_demo
+from gnomon.semantic.errors import MetricQueryError
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -206,3 +207,49 @@ def test_the_cache_serves_repeats_per_principal_and_only_while_data_is_unchanged
     assert not other.cached  # another principal's policies may differ: computed for it
     assert other.table.equals(first.table)
     assert app.query(**args, use_rollups=False).cached is False
+
+
+def test_latest_values_and_their_change_agree_with_plain_queries(app: Gnomon) -> None:
+    """What rules on KPI values read: the newest day per region, and its weekly change."""
+    ctx = app.context()
+    rows = app.semantic.latest(
+        ["revenue", "average_order_value"],
+        by=["region"],
+        changes=[("revenue", "week"), ("average_order_value", "month")],
+        ctx=ctx,
+    )
+    assert {r["region"] for r in rows} <= {"EMEA", "AMER", "APAC"} and rows
+    day = rows[0]["time"].date()
+    assert all(r["time"] == rows[0]["time"] for r in rows)
+    assert all(
+        r["revenue_target"] == 25000 and r["average_order_value_target"] is None for r in rows
+    )
+
+    def window(metric: str, end: date, days: int) -> dict[str, float]:
+        start = end - timedelta(days=days - 1)
+        found = app.query([metric], by=["region"], start=start, end=end, ctx=ctx).table
+        return {r["region"]: r[metric] for r in found.to_pylist()}
+
+    that_day = window("revenue", day, 1)
+    now, before = window("revenue", day, 7), window("revenue", day - timedelta(days=7), 7)
+    aov_now = window("average_order_value", day, 30)
+    aov_before = window("average_order_value", day - timedelta(days=30), 30)
+
+    def change(now: dict[str, float], before: dict[str, float], region: str) -> float | None:
+        if not before.get(region) or now.get(region) is None:
+            return None
+        return (now[region] - before[region]) / abs(before[region])
+
+    for row in rows:
+        region = row["region"]
+        if region in that_day:
+            assert row["revenue"] == pytest.approx(that_day[region])
+        else:  # no orders there that day: the time spine's empty bucket
+            assert not row["revenue"]
+        assert row["pct_change:revenue:week"] == pytest.approx(change(now, before, region))
+        assert row["pct_change:average_order_value:month"] == pytest.approx(
+            change(aov_now, aov_before, region)
+        )
+    assert any(row["pct_change:revenue:week"] is not None for row in rows)
+    with pytest.raises(MetricQueryError, match="fortnight"):
+        app.semantic.latest(["revenue"], changes=[("revenue", "fortnight")], ctx=ctx)

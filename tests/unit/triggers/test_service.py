@@ -337,8 +337,8 @@ def test_rules_on_kpis_fire_and_resolve_on_the_latest_values(
 ) -> None:
     values = {"EU": 800.0, "US": 1500.0}
 
-    def kpis(ctx: RequestContext, metrics: Any, by: Any) -> list[dict[str, Any]]:
-        assert (list(metrics), list(by)) == (["revenue"], ["region"])
+    def kpis(ctx: RequestContext, metrics: Any, by: Any, changes: Any) -> list[dict[str, Any]]:
+        assert (list(metrics), list(by), list(changes)) == (["revenue"], ["region"], [])
         return [
             {"region": r, "revenue": v, "target": 1000.0, "time": START} for r, v in values.items()
         ]
@@ -489,3 +489,64 @@ def test_events_sent_together_are_all_stored_or_none(
         triggers.publish_many([("a.b", {"x": 1}), ("gnomon.x", {})], ctx=CTX)
     with catalog.transaction() as tx:
         assert len(tx.outbox.pending(100)) == 2
+
+
+def test_kpi_rules_read_changes_over_a_period(
+    catalog: Catalog, tmp_path: Path, clock: FixedClock
+) -> None:
+    asked: list[Any] = []
+
+    def kpis(ctx: RequestContext, metrics: Any, by: Any, changes: Any) -> list[dict[str, Any]]:
+        asked.append(list(changes))
+        return [
+            {"region": "EU", "revenue": 900.0, "pct_change:revenue:week": -0.25, "time": START},
+            {"region": "US", "revenue": 990.0, "pct_change:revenue:week": -0.05, "time": START},
+            {"region": "JP", "revenue": 10.0, "pct_change:revenue:week": None, "time": START},
+        ]
+
+    text = """\
+rules:
+  weekly_drop:
+    on: kpi
+    metrics: [revenue]
+    key: [region]
+    condition: pct_change(revenue, 'week') < -0.2
+"""
+    made = service(catalog, tmp_path, clock, text, kpis=kpis)
+    made.apply(ctx=CTX)
+    assert made.evaluate_kpis(ctx=CTX).fired == 1
+    assert asked == [[("revenue", "week")]]
+    (alert,) = made.alerts(ctx=CTX)
+    assert alert["key"] == ["EU"]
+    assert "pct_change(revenue, 'week')=-25.0%" in alert["reason"]
+
+
+@pytest.mark.parametrize(
+    ("rule", "message"),
+    [
+        (
+            "    on: event\n    condition: pct_change(amount, 'week') < 0\n",
+            "for rules on kpi only",
+        ),
+        (
+            "    on: kpi\n    metrics: [revenue]\n    condition: pct_change(orders, 'week') < 0\n",
+            "one of the rule's metrics",
+        ),
+        (
+            "    on: kpi\n    metrics: [revenue]\n"
+            "    condition: pct_change(revenue, 'fortnight') < 0\n",
+            "not 'fortnight'",
+        ),
+        (
+            "    on: kpi\n    metrics: [revenue]\n    condition: pct_change(revenue, week) < 0\n",
+            "must be a text value",
+        ),
+    ],
+)
+def test_pct_change_is_checked_when_rules_are_applied(
+    catalog: Catalog, tmp_path: Path, clock: FixedClock, rule: str, message: str
+) -> None:
+    made = service(catalog, tmp_path, clock, "rules:\n  bad:\n" + rule)
+    with pytest.raises(RuleDefinitionError, match=message) as caught:
+        made.apply(ctx=CTX)
+    assert "rules.bad.condition" in str(caught.value)
