@@ -67,19 +67,25 @@ class TriggerLoop:
         self._tenants = tenants or (lambda: [])
 
     async def run(self, stop: asyncio.Event) -> LoopReport:
-        """Judge, tick and wait, round after round, until ``stop`` is set."""
+        """Judge, tick and wait, round after round, until ``stop`` is set.
+
+        A round judges one micro-batch; while events keep coming, the next round starts at
+        once, and the notifications of each batch are handed on as soon as it is committed.
+        """
         report = LoopReport(work=ProcessReport())
         last_tick = last_kpi = time.monotonic()
         while not stop.is_set():
             now = time.monotonic()
             due_tick = now - last_tick >= self._tick
             due_kpi = self._kpi is not None and now - last_kpi >= self._kpi
+            self._service.wake.clear()
+            work = ProcessReport()
             try:
                 work = await asyncio.to_thread(self.round, tick=due_tick, kpis=due_kpi)
             except GnomonError as exc:
                 report.failures += 1
                 log.warning("trigger round failed, trying again: %s", exc)
-            except Exception:
+            except Exception:  # a worker loop outlives one bad round; logged
                 report.failures += 1
                 log.exception("trigger round failed, trying again")
             else:
@@ -90,13 +96,13 @@ class TriggerLoop:
             report.rounds += 1
             last_tick = now if due_tick else last_tick
             last_kpi = now if due_kpi else last_kpi
-            await asyncio.to_thread(self._service.wake.wait, self._poll)
-            self._service.wake.clear()
+            if work.events == 0:
+                await asyncio.to_thread(self._service.wake.wait, self._poll)
         return report
 
-    def round(self, *, tick: bool = True, kpis: bool = False) -> ProcessReport:
-        """One round, in the calling thread: waiting events, then time, then KPI rules."""
-        work = self._service.process()
+    def round(self, *, tick: bool = True, kpis: bool = False, limit: int = 1000) -> ProcessReport:
+        """One round, in the calling thread: a batch of events, then time, then KPI rules."""
+        work = self._service.process(limit=limit, rounds=1)
         if tick:
             work.add(self._service.tick())
         if kpis:

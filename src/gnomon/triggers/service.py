@@ -46,7 +46,7 @@ from gnomon.triggers.errors import RuleDefinitionError
 from gnomon.triggers.evaluation import ConditionSet
 from gnomon.triggers.grouping import Batch, GroupItem, GroupState, group_values, summarise
 from gnomon.triggers.kpis import changes_read, reading_changes
-from gnomon.triggers.lifecycle import Alert, Transition, TransitionKind, step
+from gnomon.triggers.lifecycle import Alert, Transition, TransitionKind, fingerprint, step
 from gnomon.triggers.rules import Rule, load_rules, order_rules, parse_rules
 from gnomon.triggers.silences import Silence, parse_matcher
 from gnomon.triggers.windows import Key, Match, Signal, WindowState
@@ -69,6 +69,15 @@ ANOMALY_EVENT = "gnomon.insights.anomaly.detected"
 QUALITY_EVENT_PREFIX = "gnomon.ingest.run."
 NotifiedState = Literal["firing", "resolved", "acknowledged"]
 _STATE_KINDS = ("kpi", "quality")
+_UNREADABLE = (
+    pa.ArrowInvalid,
+    pa.ArrowTypeError,
+    pa.ArrowNotImplementedError,
+    TypeError,
+    ValueError,
+    OverflowError,
+)
+"""What Arrow raises for data it cannot hold or compute on."""
 RESOLVE_AFTER = timedelta(minutes=5)
 _REFRESH_EVENTS = ("gnomon.ingest.run.succeeded", "gnomon.build.run.succeeded")
 """Events after which the latest KPI values may have changed."""
@@ -268,7 +277,14 @@ class TriggerService:
         row["time"] = _moment(when) if when is not None else self._clock.now()
         holds = True
         if rule.condition is not None:
-            table = _table([row])
+            try:
+                table = _table([row])
+            except _UNREADABLE as exc:
+                raise InvalidInput(
+                    f"The event cannot be judged: {exc}.",
+                    hint="Give fields plain values: text, numbers within 64 bits, true/false,"
+                    " lists of one kind, objects.",
+                ) from None
             compiled = ConditionSet.compile({name: rule.condition}, table.schema)
             if name in compiled.errors:
                 error = compiled.errors[name]
@@ -320,17 +336,13 @@ class TriggerService:
             )
         for position, (event_type, data) in enumerate(events):
             _check_event(event_type, data, position if len(events) > 1 else None)
+        source = f"/users/{ctx.principal.user}"
         with self._catalog.transaction() as tx:
-            records = [
-                tx.outbox.add(
-                    tenant=ctx.tenant,
-                    type=event_type,
-                    source=f"/users/{ctx.principal.user}",
-                    data=dict(data),
-                    correlation_id=ctx.correlation_id,
-                )
-                for event_type, data in events
-            ]
+            records = tx.outbox.add_many(
+                tenant=ctx.tenant,
+                events=[(event_type, source, dict(data)) for event_type, data in events],
+                correlation_id=ctx.correlation_id,
+            )
         self.wake.set()
         return [{"id": r.id, "type": r.type, "time": _iso(r.time)} for r in records]
 
@@ -436,7 +448,13 @@ class TriggerService:
                 )
                 report.add(
                     self._advance(
-                        tx, tenant, rule, [rows[i] for i in hits], now, evaluated=evaluated
+                        tx,
+                        tenant,
+                        rule,
+                        [rows[i] for i in hits],
+                        now,
+                        evaluated=evaluated,
+                        only_touched=True,
                     )
                 )
         return report
@@ -452,20 +470,29 @@ class TriggerService:
             return out
         if not rows:
             return out | {name: [] for name in conditions}
-        try:
-            tables = [(everything, _table(rows))]
-        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
-            tables = [([i], _table([row])) for i, row in enumerate(rows)]
+        for name in conditions:
+            out[name] = []
+        tables = _tables(rows, report)
+        judged: set[str] = set()
         for indices, table in tables:
             compiled = ConditionSet.compile(
                 {n: c for n, c in conditions.items() if c is not None}, table.schema
             )
             for name, error in compiled.errors.items():
                 report.errors.append(f"{name}: {error}")
-            for name, mask in compiled.evaluate(table).items():
-                out.setdefault(name, []).extend(
-                    indices[i] for i, hit in enumerate(mask.to_pylist()) if hit
-                )
+            try:
+                masks = compiled.evaluate(table)
+            except _UNREADABLE as exc:
+                report.errors.append(f"{', '.join(compiled.expressions)}: {exc}")
+                continue
+            judged.update(masks)
+            for name, mask in masks.items():
+                out[name].extend(indices[i] for i, hit in enumerate(mask.to_pylist()) if hit)
+        if tables:
+            # A rule that could not be judged on any row (a type error) is left out, so
+            # nothing it watches is taken to have stopped holding.
+            for name in set(conditions) - judged:
+                del out[name]
         return out
 
     # ------------------------------------------------------------------ KPI values
@@ -534,6 +561,7 @@ class TriggerService:
         now: datetime,
         *,
         evaluated: Sequence[Key] | None,
+        only_touched: bool = False,
     ) -> ProcessReport:
         """Feed a rule's matched rows through its window and lifecycle; store and tell."""
         spec = rule.spec
@@ -568,7 +596,15 @@ class TriggerService:
         if spec.absence is not None:
             # An absence ends for the keys seen again; the others stay absent.
             evaluated = [m.key for m in matches]
-        open_records = {a.fingerprint: a for a in tx.alerts.open(tenant=tenant, rule=rule.name)}
+        touched = None
+        if only_touched:
+            # Events touch a few keys: only their alerts are read; the rest move on at a tick.
+            keys = [s.key for s in signals] + list(evaluated or [])
+            touched = {fingerprint(tenant, rule.name, key) for key in keys}
+        open_records = {
+            a.fingerprint: a
+            for a in tx.alerts.open(tenant=tenant, rule=rule.name, fingerprints=touched)
+        }
         result = step(
             spec,
             tenant=tenant,
@@ -685,8 +721,7 @@ class TriggerService:
             if found is not None:
                 return _notification(found[0], rule, found[1], batch.channel)
         title, summary = summarise(batch)
-        group = json.dumps([tenant, rule.name, list(batch.group)], ensure_ascii=False)
-        print_ = hashlib.sha256(group.encode()).hexdigest()[:32]
+        print_ = _group_print(tenant, rule.name, batch.group)
         stamp = batch.at.astimezone(UTC).strftime("%Y%m%dT%H%M%S%f")
         firing = any(i.state == "firing" for i in batch.items)
         return Notification(
@@ -838,23 +873,35 @@ class TriggerService:
             self._compiled[stamp] = cached
         return cached
 
-    @staticmethod
-    def _deliveries(tx: CatalogTransaction, record: AlertRecord) -> list[dict[str, Any]]:
+    def _deliveries(self, tx: CatalogTransaction, record: AlertRecord) -> list[dict[str, Any]]:
         """The alert's notifications: its own, and those of its group that listed it."""
         own = tx.notifications.list(
             tenant=record.tenant, fingerprint=record.fingerprint, limit=1000
         )
-        grouped = tx.notifications.list(tenant=record.tenant, rule=record.rule, limit=1000)
+        rule = {r.name: r for r in self._stored_rules(tx, record.tenant)}.get(record.rule)
+        grouped = []
+        if rule is not None:
+            group = group_values(record.labels, rule.spec.group_by)
+            grouped = tx.notifications.list(
+                tenant=record.tenant,
+                fingerprint=_group_print(record.tenant, rule.name, group),
+                limit=1000,
+            )
         return [_delivery(n) for n in own if n.key.startswith(f"alert-{record.id}:")] + [
             _delivery(n)
             for n in grouped
-            if n.key.startswith("group-")
-            and n.created_at >= record.started_at
+            if n.created_at >= record.started_at
             and any(
                 a.get("fingerprint") == record.fingerprint
                 for a in n.payload.get("data", {}).get("alerts", [])
             )
         ]
+
+
+def _group_print(tenant: str, rule: str, group: Sequence[str]) -> str:
+    """What a group's notifications are filed under (their fingerprint)."""
+    text = json.dumps([tenant, rule, list(group)], ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
 def _delivery(record: NotificationRecord) -> dict[str, Any]:
@@ -979,6 +1026,28 @@ def _rows_for(rule: Rule, events: Iterable[OutboxRecord]) -> list[dict[str, Any]
                     }
                 )
     return rows
+
+
+def _tables(
+    rows: Sequence[Mapping[str, Any]], report: ProcessReport
+) -> list[tuple[list[int], pa.Table]]:
+    """The rows as Arrow tables, with the positions each holds: one table when they agree.
+
+    Fields whose types differ between rows: each row on its own; a row that cannot be read at
+    all (a list of mixed values, a number over 64 bits) is reported and left out, never
+    stopping the others.
+    """
+    try:
+        return [(list(range(len(rows))), _table(rows))]
+    except _UNREADABLE:
+        pass
+    tables = []
+    for i, row in enumerate(rows):
+        try:
+            tables.append(([i], _table([row])))
+        except _UNREADABLE as exc:
+            report.errors.append(f"an event could not be judged ({exc})")
+    return tables
 
 
 def _table(rows: Sequence[Mapping[str, Any]]) -> pa.Table:

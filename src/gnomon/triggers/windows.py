@@ -63,6 +63,9 @@ class WindowState:
         """Take the matched rows (in time order) and say where the rule became or stays active."""
         signals: list[Signal] = []
         occurrences, trend = self.spec.occurrences, self.spec.trend
+        if occurrences is None and trend is None and self.spec.absence is None:
+            # A plain rule is active wherever it matched; it needs no memory of keys.
+            return [Signal(m.key, m.time, "matched") for m in matches]
         for match in matches:
             state = self._state(match.key)
             if occurrences is not None:

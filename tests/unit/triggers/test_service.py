@@ -148,9 +148,9 @@ def test_the_semantic_layer_keeps_its_own_definitions_apart(triggers: TriggerSer
 def test_an_event_fires_once_per_key_and_resolves_when_quiet(
     triggers: TriggerService, catalog: Catalog, clock: FixedClock
 ) -> None:
-    triggers.publish("shop.order.created", {"amount": 1500, "country": "DE"}, ctx=CTX)
-    triggers.publish("shop.order.created", {"amount": 20, "country": "FR"}, ctx=CTX)
-    triggers.publish("shop.order.created", {"amount": 5000, "country": "DE"}, ctx=CTX)
+    for amount, country in ((1500, "DE"), (20, "FR"), (5000, "DE")):
+        triggers.publish("shop.order.created", {"amount": amount, "country": country}, ctx=CTX)
+        clock.advance(timedelta(seconds=1))  # events are judged in the order they were sent
     report = triggers.process()
     assert report.fired == 2  # big_order for DE, and the chained follow_big_order
     alerts = triggers.alerts(ctx=CTX)
@@ -550,3 +550,15 @@ def test_pct_change_is_checked_when_rules_are_applied(
     with pytest.raises(RuleDefinitionError, match=message) as caught:
         made.apply(ctx=CTX)
     assert "rules.bad.condition" in str(caught.value)
+
+
+def test_an_event_that_cannot_be_judged_stops_nothing_else(triggers: TriggerService) -> None:
+    triggers.publish("shop.order.created", {"amount": [1, "x"], "country": "DE"}, ctx=CTX)
+    triggers.publish("shop.order.created", {"amount": 2**70, "country": "AT"}, ctx=CTX)
+    triggers.publish("shop.order.created", {"amount": 5000, "country": "FR"}, ctx=CTX)
+    report = triggers.process()
+    assert report.fired == 2  # FR, and the chained rule
+    assert any("could not be judged" in e for e in report.errors)
+    assert triggers.process().events == 0
+    with pytest.raises(InvalidInput, match="cannot be judged"):
+        triggers.test("big_order", {"amount": [1, "x"]}, ctx=CTX)

@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from gnomon.api.routes import admin, catalog, health, insights, metrics, query
+from gnomon.api.routes import admin, catalog, health, insights, metrics, query, triggers
 
 __all__ = ["ROUTERS"]
 
@@ -12,5 +12,6 @@ ROUTERS: tuple[APIRouter, ...] = (
     catalog.router,
     metrics.router,
     insights.router,
+    triggers.router,
     admin.router,
 )

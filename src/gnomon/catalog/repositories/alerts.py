@@ -10,7 +10,7 @@ its row, and the same fingerprint firing again starts a new one.
 import builtins
 import copy
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any, cast
 
@@ -74,11 +74,25 @@ class AlertRepository(Repository):
 
     __slots__ = ()
 
-    def open(self, *, tenant: str, rule: str | None = None) -> builtins.list[AlertRecord]:
-        """The alerts that are pending or firing, of one rule or all, oldest first."""
+    def open(
+        self,
+        *,
+        tenant: str,
+        rule: str | None = None,
+        fingerprints: Collection[str] | None = None,
+    ) -> builtins.list[AlertRecord]:
+        """The alerts that are pending or firing, of one rule or all, oldest first.
+
+        ``fingerprints`` narrows them to those alerts (an evaluation that touched a few keys
+        need not read every open alert of its rule).
+        """
         criteria = [Alert.tenant_id == tenant, Alert.state != "resolved"]
         if rule is not None:
             criteria.append(Alert.rule == rule)
+        if fingerprints is not None:
+            if not fingerprints:
+                return []
+            criteria.append(Alert.fingerprint.in_(sorted(fingerprints)))
         rows = self._session.scalars(select(Alert).where(*criteria).order_by(Alert.id))
         return [_alert(row) for row in rows]
 

@@ -77,6 +77,38 @@ class OutboxRepository(Repository):
         self._session.flush()
         return _record(row)
 
+    def add_many(
+        self,
+        *,
+        tenant: str,
+        events: Iterable[tuple[str, str, dict[str, Any]]],
+        correlation_id: str | None = None,
+    ) -> builtins.list[OutboxRecord]:
+        """Queue several events of one tenant, each ``(type, source, data)``, in one flush.
+
+        Raises:
+            TenantNotFound: the tenant does not exist.
+        """
+        self._require_tenant(tenant)
+        now = self._now()
+        rows = [
+            OutboxMessage(
+                id=uuid.uuid4().hex,
+                tenant_id=tenant,
+                type=type_,
+                source=source,
+                time=now,
+                correlation_id=correlation_id,
+                data=copy.deepcopy(data),
+                published_at=None,
+                attempts=0,
+            )
+            for type_, source, data in events
+        ]
+        self._session.add_all(rows)
+        self._session.flush()
+        return [_record(row) for row in rows]
+
     def pending(self, limit: int = 100) -> builtins.list[OutboxRecord]:
         """Unpublished events of every tenant, oldest first.
 

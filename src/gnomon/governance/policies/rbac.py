@@ -33,6 +33,11 @@ PERMISSIONS: tuple[str, ...] = (
     "insights:read",
     "insights:feedback",
     "insights:scan",
+    "triggers:read",
+    "triggers:write",
+    "alerts:read",
+    "alerts:write",
+    "events:write",
     "sql:query",
     "users:read",
     "users:write",
@@ -55,12 +60,14 @@ _VIEWER = (
     "metrics:read",
     "metrics:query",
     "insights:read",
+    "triggers:read",
+    "alerts:read",
 )
-_ANALYST = (*_VIEWER, "sql:query", "insights:feedback")
+_ANALYST = (*_VIEWER, "sql:query", "insights:feedback", "alerts:write")
 BUILTIN_ROLES: Mapping[str, tuple[str, ...]] = {
     "viewer": _VIEWER,
     "analyst": _ANALYST,
-    "editor": (*_ANALYST, "metrics:write", "insights:scan"),
+    "editor": (*_ANALYST, "metrics:write", "insights:scan", "triggers:write", "events:write"),
     "admin": ("*",),
 }
 _GRANT = re.compile(
