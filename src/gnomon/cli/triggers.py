@@ -14,6 +14,7 @@ from gnomon.cli._render import OutputFormat, err_console, render
 from gnomon.errors import InvalidInput
 from gnomon.specfiles import parse_duration
 from gnomon.triggers.loop import TriggerLoop
+from gnomon.triggers.service import rule_row
 
 if TYPE_CHECKING:
     from gnomon.app import Gnomon
@@ -46,18 +47,7 @@ def triggers_list(
     """List the applied trigger rules (apply triggers/*.yaml with `gnomon apply`)."""
     with open_project(project) as app:
         rules = app.triggers.rules(ctx=app.context(tenant))
-    rows = [
-        {
-            "name": r.name,
-            "on": r.spec.on,
-            "condition": r.spec.condition,
-            "severity": r.spec.severity,
-            "notify": list(r.spec.notify),
-            "enabled": r.spec.enabled,
-            "source": r.source,
-        }
-        for r in rules
-    ]
+    rows = [rule_row(r) for r in rules]
     render(rows, fmt, title="Trigger rules", empty="No trigger rules applied yet.")
 
 

@@ -58,6 +58,7 @@ __all__ = [
     "ProcessReport",
     "TriggerService",
     "alert_row",
+    "rule_row",
 ]
 
 log = logging.getLogger(__name__)
@@ -1230,6 +1231,20 @@ def _alert_event(record: AlertRecord, rule: Rule) -> dict[str, Any]:
         "severity": record.severity,
         "labels": dict(record.labels),
         "reason": record.reason,
+    }
+
+
+def rule_row(rule: Rule) -> dict[str, Any]:
+    """A rule in a listing, as the CLI and the API show it (JSON-able)."""
+    spec = rule.spec
+    return {
+        "name": rule.name,
+        "on": spec.on,
+        "condition": spec.condition,
+        "severity": spec.severity,
+        "notify": list(spec.notify),
+        "enabled": spec.enabled,
+        "source": rule.source,
     }
 
 

@@ -4016,3 +4016,18 @@ class CatalogSuite:
                 assert compare_metadata(context, Base.metadata) == []
         finally:
             engine.dispose()
+
+    def test_events_added_together_are_published_in_their_order(self, catalog: Catalog) -> None:
+        with catalog.transaction() as tx:
+            added = tx.outbox.add_many(
+                tenant="acme",
+                events=[(f"shop.e{i}", "/test", {"i": i}) for i in range(20)],
+                correlation_id="c1",
+            )
+        assert len({e.id for e in added}) == 20
+        with catalog.transaction() as tx:
+            pending = tx.outbox.pending(limit=100)
+            assert [e.data["i"] for e in pending] == list(range(20))
+            assert {e.correlation_id for e in pending} == {"c1"}
+            with pytest.raises(TenantNotFound):
+                tx.outbox.add_many(tenant="initech", events=[("a.b", "/x", {})])

@@ -34,8 +34,7 @@ from gnomon.catalog import AlertNotFound
 from gnomon.context import RequestContext
 from gnomon.errors import InvalidInput
 from gnomon.specfiles import parse_duration
-from gnomon.triggers import Rule
-from gnomon.triggers.service import MAX_EVENTS_PER_CALL
+from gnomon.triggers.service import MAX_EVENTS_PER_CALL, rule_row
 
 __all__ = ["router"]
 
@@ -107,19 +106,6 @@ class TriggerTestPublic(BaseModel):
     would_fire: bool
 
 
-def _summary(rule: Rule) -> dict[str, Any]:
-    spec = rule.spec
-    return {
-        "name": rule.name,
-        "on": spec.on,
-        "condition": spec.condition,
-        "severity": spec.severity,
-        "notify": list(spec.notify),
-        "enabled": spec.enabled,
-        "source": rule.source,
-    }
-
-
 @router.get("/triggers", response_model=Page[TriggerSummary])
 def list_triggers(
     request: Request, page: PageQuery, ctx: Annotated[RequestContext, requires("triggers:read")]
@@ -129,7 +115,7 @@ def list_triggers(
     chunk, cursor = paginate(
         request, rules, page=page, ctx=ctx, listing="triggers", key=lambda r: (r.name,)
     )
-    return Page(items=[TriggerSummary(**_summary(r)) for r in chunk], next_cursor=cursor)
+    return Page(items=[TriggerSummary(**rule_row(r)) for r in chunk], next_cursor=cursor)
 
 
 @router.get("/triggers/{name}", response_model=TriggerPublic)
@@ -139,7 +125,7 @@ def get_trigger(
     """A rule in full, as checked (a template expanded), and as written."""
     rule = state_of(request).app.triggers.rule(name, ctx=ctx)
     return TriggerPublic(
-        **_summary(rule),
+        **rule_row(rule),
         description=rule.spec.description,
         spec=rule.spec.model_dump(mode="json", by_alias=True),
         written=dict(rule.written),

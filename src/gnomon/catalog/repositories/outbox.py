@@ -86,14 +86,18 @@ class OutboxRepository(Repository):
     ) -> builtins.list[OutboxRecord]:
         """Queue several events of one tenant, each ``(type, source, data)``, in one flush.
 
+        They are published in the order given.
+
         Raises:
             TenantNotFound: the tenant does not exist.
         """
         self._require_tenant(tenant)
         now = self._now()
+        # One time for the lot; ids that sort in the order given keep the events in order.
+        prefix = uuid.uuid4().hex[:24]
         rows = [
             OutboxMessage(
-                id=uuid.uuid4().hex,
+                id=f"{prefix}{position:08x}",
                 tenant_id=tenant,
                 type=type_,
                 source=source,
@@ -103,7 +107,7 @@ class OutboxRepository(Repository):
                 published_at=None,
                 attempts=0,
             )
-            for type_, source, data in events
+            for position, (type_, source, data) in enumerate(events)
         ]
         self._session.add_all(rows)
         self._session.flush()
