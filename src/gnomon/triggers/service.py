@@ -758,7 +758,8 @@ class TriggerService:
         """The tenant's alerts, newest first, each with its deliveries."""
         with self._catalog.transaction(read_only=True) as tx:
             records = tx.alerts.list(tenant=ctx.tenant, state=state, rule=rule, limit=limit)
-            return [alert_row(r, self._deliveries(tx, r)) for r in records]
+            rules = {r.name: r for r in self._stored_rules(tx, ctx.tenant)}
+            return [alert_row(r, self._deliveries(tx, r, rules)) for r in records]
 
     def alert(self, alert_id: int, *, ctx: RequestContext) -> dict[str, Any]:
         """One alert with its deliveries and every attempt of each.
@@ -874,12 +875,19 @@ class TriggerService:
             self._compiled[stamp] = cached
         return cached
 
-    def _deliveries(self, tx: CatalogTransaction, record: AlertRecord) -> list[dict[str, Any]]:
+    def _deliveries(
+        self,
+        tx: CatalogTransaction,
+        record: AlertRecord,
+        rules: Mapping[str, Rule] | None = None,
+    ) -> list[dict[str, Any]]:
         """The alert's notifications: its own, and those of its group that listed it."""
         own = tx.notifications.list(
             tenant=record.tenant, fingerprint=record.fingerprint, limit=1000
         )
-        rule = {r.name: r for r in self._stored_rules(tx, record.tenant)}.get(record.rule)
+        if rules is None:
+            rules = {r.name: r for r in self._stored_rules(tx, record.tenant)}
+        rule = rules.get(record.rule)
         grouped = []
         if rule is not None:
             group = group_values(record.labels, rule.spec.group_by)
