@@ -32,6 +32,7 @@ import httpx
 from benchmarks._setup import WORK, report
 from benchmarks.api_overhead import Server
 from gnomon.app import Gnomon
+from gnomon.examples.receivers import WebhookReceiver
 
 TENANT = "default"
 RULES = """\
@@ -47,43 +48,18 @@ rules:
 """
 
 
-class Receiver:
-    """Webhooks on loopback: when each event's notification arrived, by event number."""
-
-    def __init__(self) -> None:
-        self.arrived: dict[int, float] = {}
-        self._server: asyncio.Server | None = None
-
-    async def start(self) -> str:
-        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
-        return f"http://127.0.0.1:{self._server.sockets[0].getsockname()[1]}/hook"
-
-    async def stop(self) -> None:
-        if self._server is not None:
-            self._server.close()
-
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                length = 0
-                for line in head.decode("latin-1").split("\r\n"):
-                    if line.lower().startswith("content-length:"):
-                        length = int(line.split(":", 1)[1])
-                body = json.loads(await reader.readexactly(length))
-                now = time.perf_counter()
-                if "events" in body:  # the baseline: the producer's request itself
-                    numbers = [e["data"]["n"] for e in body["events"] if e["data"]["amount"] > 1000]
-                else:  # a notification
-                    numbers = [body["data"]["key"]["n"]]
-                for number in numbers:
-                    self.arrived.setdefault(int(number), now)
-                writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-                await writer.drain()
-        except (asyncio.IncompleteReadError, ConnectionError):
-            pass
-        finally:
-            writer.close()
+def arrivals(receiver: WebhookReceiver) -> dict[int, float]:
+    """When each firing event arrived, by its number (the first arrival of each)."""
+    arrived: dict[int, float] = {}
+    for request in receiver.received:
+        body = request["body"]
+        if "events" in body:  # the baseline: the producer's request itself
+            numbers = [e["data"]["n"] for e in body["events"] if e["data"]["amount"] > 1000]
+        else:  # a notification
+            numbers = [body["data"]["key"]["n"]]
+        for number in numbers:
+            arrived.setdefault(int(number), request["at"])
+    return arrived
 
 
 def project(root: Path, hook: str) -> tuple[Path, str]:
@@ -145,15 +121,15 @@ def percentiles(sent: dict[int, float], arrived: dict[int, float]) -> dict[str, 
     }
 
 
-async def settle(receiver: Receiver, expected: int, seconds: float = 30.0) -> None:
+async def settle(receiver: WebhookReceiver, expected: int, seconds: float = 30.0) -> None:
     deadline = time.perf_counter() + seconds
-    while len(receiver.arrived) < expected and time.perf_counter() < deadline:
+    while len(arrivals(receiver)) < expected and time.perf_counter() < deadline:
         await asyncio.sleep(0.05)
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
-    receiver = Receiver()
-    hook = await receiver.start()
+    receiver = await WebhookReceiver().start()
+    hook = receiver.url
     root, key = project(WORK / "alert-latency", hook)
     env = {**os.environ, "GNOMON_API__REQUESTS_PER_MINUTE": "10000000"}
     server = Server(
@@ -191,7 +167,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 )
                 firing += len(sent)
                 await settle(receiver, 1 + firing)  # the warm-up's, and every one so far
-                runs[name] = percentiles(sent, receiver.arrived)
+                runs[name] = percentiles(sent, arrivals(receiver))
                 first += int(args.rate * args.seconds)
     finally:
         server.stop()

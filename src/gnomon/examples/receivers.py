@@ -8,6 +8,7 @@ demo, and keeps it dependency-free); the mail server is aiosmtpd's.
 import asyncio
 import json
 import socket
+import time
 from dataclasses import dataclass, field
 from email import message_from_bytes
 from email.message import Message
@@ -33,10 +34,15 @@ class ReceivedMail:
 
 @dataclass(slots=True)
 class WebhookReceiver:
-    """Records every POST as JSON (or text) with its headers; answers 200."""
+    """Records every POST as JSON (or text) with its headers and arrival; answers 200.
+
+    Connections are kept alive, as senders with a connection pool expect. ``at`` is the
+    arrival on :func:`time.perf_counter`'s clock, for measuring how long a delivery took.
+    """
 
     received: list[dict[str, Any]] = field(default_factory=list)
     _server: asyncio.Server | None = None
+    _open: set[asyncio.StreamWriter] = field(default_factory=set)
 
     async def start(self) -> "WebhookReceiver":
         """Listen on a free port of 127.0.0.1."""
@@ -51,31 +57,41 @@ class WebhookReceiver:
         return f"http://127.0.0.1:{port}/hook"
 
     async def stop(self) -> None:
-        """Stop listening."""
+        """Stop listening and close the connections still open."""
         if self._server is not None:
             self._server.close()
+            for writer in list(self._open):
+                writer.close()
             await self._server.wait_closed()
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._open.add(writer)
         try:
-            head = await reader.readuntil(b"\r\n\r\n")
-            lines = head.decode("latin-1").split("\r\n")
-            headers = {
-                name.strip().lower(): value.strip()
-                for name, _, value in (line.partition(":") for line in lines[1:] if line)
-            }
-            length = min(int(headers.get("content-length", "0")), _MAX_BODY)
-            body = await reader.readexactly(length)
-            try:
-                payload: Any = json.loads(body)
-            except ValueError:
-                payload = body.decode("utf-8", "replace")
-            self.received.append({"headers": headers, "body": payload})
-            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
-            await writer.drain()
-        except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError):
+            while not reader.at_eof():
+                head = await reader.readuntil(b"\r\n\r\n")
+                lines = head.decode("latin-1").split("\r\n")
+                headers = {
+                    name.strip().lower(): value.strip()
+                    for name, _, value in (line.partition(":") for line in lines[1:] if line)
+                }
+                length = min(int(headers.get("content-length", "0")), _MAX_BODY)
+                body = await reader.readexactly(length)
+                at = time.perf_counter()
+                try:
+                    payload: Any = json.loads(body)
+                except ValueError:
+                    payload = body.decode("utf-8", "replace")
+                self.received.append({"headers": headers, "body": payload, "at": at})
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                await writer.drain()
+        except asyncio.IncompleteReadError:
+            pass  # the sender closed the connection
+        except (asyncio.LimitOverrunError, ValueError):
             writer.write(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+        except ConnectionError:
+            pass
         finally:
+            self._open.discard(writer)
             writer.close()
 
 

@@ -59,9 +59,9 @@ _SCOPED_KEPT = 64
 """Scoped trees kept per compiled query (one per tenant and set of access rules)."""
 _KINDS_ORDER = {"calendar": 0, "semantic_model": 1, "metric": 2}
 _SEMANTIC_KINDS = ("calendar", "semantic_model", "metric")
+"""The definition kinds this service owns; others (trigger rules) are left to their services."""
 _CHANGE_DAYS = {"day": 1, "week": 7, "month": 30, "quarter": 91, "year": 365}
 """Trailing windows ``pct_change`` compares (the rule language checks the same names)."""
-"""The definition kinds this service owns; others (trigger rules) are left to their services."""
 
 
 @dataclass(frozen=True, slots=True)

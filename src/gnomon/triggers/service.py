@@ -42,6 +42,7 @@ from gnomon.catalog import (
 from gnomon.clock import Clock
 from gnomon.context import RequestContext
 from gnomon.errors import GnomonError, InvalidInput, NotFound
+from gnomon.insights import ANOMALY_EVENT
 from gnomon.triggers.errors import RuleDefinitionError
 from gnomon.triggers.evaluation import ConditionSet
 from gnomon.triggers.grouping import Batch, GroupItem, GroupState, group_values, summarise
@@ -53,7 +54,6 @@ from gnomon.triggers.windows import Key, Match, Signal, WindowState
 
 __all__ = [
     "ALERT_EVENT_PREFIX",
-    "ANOMALY_EVENT",
     "KpiSource",
     "ProcessReport",
     "TriggerService",
@@ -66,7 +66,6 @@ log = logging.getLogger(__name__)
 TRIGGER_KIND = "trigger"
 ALERT_EVENT_PREFIX = "gnomon.alert."
 """Alerts announce their changes as ``gnomon.alert.firing`` / ``.resolved`` events."""
-ANOMALY_EVENT = "gnomon.insights.anomaly.detected"
 QUALITY_EVENT_PREFIX = "gnomon.ingest.run."
 NotifiedState = Literal["firing", "resolved", "acknowledged"]
 _STATE_KINDS = ("kpi", "quality")
@@ -80,11 +79,11 @@ _UNREADABLE = (
 )
 """What Arrow raises for data it cannot hold or compute on."""
 RESOLVE_AFTER = timedelta(minutes=5)
+"""An alert of a rule on events resolves after this long without a new match."""
 _REFRESH_EVENTS = ("gnomon.ingest.run.succeeded", "gnomon.build.run.succeeded")
 """Events after which the latest KPI values may have changed."""
 MAX_EVENTS_PER_CALL = 1000
 """Most events one :meth:`TriggerService.publish_many` call takes."""
-"""An alert of a rule on events resolves after this long without a new match."""
 
 KpiSource = Callable[
     [RequestContext, Sequence[str], Sequence[str], Sequence[tuple[str, str]]],
@@ -189,7 +188,9 @@ class TriggerService:
         rows: list[dict[str, Any]] = []
         with self._catalog.transaction() as tx:
             tx.definitions.lock(tenant=ctx.tenant)
-            stored = {r.name: r for r in tx.definitions.current(tenant=ctx.tenant, kind="trigger")}
+            stored = {
+                r.name: r for r in tx.definitions.current(tenant=ctx.tenant, kind=TRIGGER_KIND)
+            }
             for rule in given:
                 spec = dict(rule.written)
                 print_ = _fingerprint(spec)
@@ -630,11 +631,9 @@ class TriggerService:
                 tenant=tenant, id=None if before is None else before.id, **fields
             )
         report = self._tell(tx, tenant, rule, result.transitions, ids, groups, now)
-        tx.trigger_states.put(
-            tenant=tenant,
-            rule=rule.name,
-            state={"window": window.to_json(), "groups": groups.to_json()},
-        )
+        state = {"window": window.to_json(), "groups": groups.to_json()}
+        if state != saved:  # most ticks change nothing: no write for them
+            tx.trigger_states.put(tenant=tenant, rule=rule.name, state=state)
         return report
 
     def _tell(
@@ -650,7 +649,11 @@ class TriggerService:
         """Announce the alerts' changes as events, and queue what their groups send now."""
         report = ProcessReport()
         spec = rule.spec
-        silences = [_silence(s) for s in tx.silences.list(tenant=tenant, active_at=now)]
+        silences = (
+            [_silence(s) for s in tx.silences.list(tenant=tenant, active_at=now)]
+            if transitions
+            else []
+        )
         now_told: dict[str, tuple[AlertRecord, Transition]] = {}
         offers: dict[tuple[str, tuple[str, ...]], list[GroupItem]] = defaultdict(list)
         for transition in transitions:
@@ -754,10 +757,16 @@ class TriggerService:
         state: str | None = None,
         rule: str | None = None,
         limit: int = 100,
+        before: int | None = None,
     ) -> list[dict[str, Any]]:
-        """The tenant's alerts, newest first, each with its deliveries."""
+        """The tenant's alerts, newest first, each with its deliveries.
+
+        ``before``, an alert's id, continues a listing after that alert.
+        """
         with self._catalog.transaction(read_only=True) as tx:
-            records = tx.alerts.list(tenant=ctx.tenant, state=state, rule=rule, limit=limit)
+            records = tx.alerts.list(
+                tenant=ctx.tenant, state=state, rule=rule, limit=limit, before=before
+            )
             rules = {r.name: r for r in self._stored_rules(tx, ctx.tenant)}
             return [alert_row(r, self._deliveries(tx, r, rules)) for r in records]
 

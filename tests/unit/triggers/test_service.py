@@ -11,8 +11,9 @@ from gnomon.catalog import Catalog
 from gnomon.clock import FixedClock
 from gnomon.context import RequestContext
 from gnomon.errors import InvalidInput, NotFound
+from gnomon.insights import ANOMALY_EVENT
 from gnomon.triggers import RuleDefinitionError
-from gnomon.triggers.service import ANOMALY_EVENT, TriggerService
+from gnomon.triggers.service import TriggerService
 
 START = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
 CTX = RequestContext.system("acme")

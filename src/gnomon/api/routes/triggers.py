@@ -30,7 +30,6 @@ from gnomon.api.schemas import (
     state_of,
 )
 from gnomon.api.security import requires
-from gnomon.catalog import AlertNotFound
 from gnomon.context import RequestContext
 from gnomon.errors import InvalidInput
 from gnomon.specfiles import parse_duration
@@ -323,22 +322,13 @@ def list_alerts(
     listing = "alerts:" + json.dumps([state, rule])
     after = cursor_key(request, page, ctx=ctx, listing=listing)
     before = after[0] if after and isinstance(after[0], int) else None
-    app = state_of(request).app
-    # The page is chosen by id, then each alert read with its deliveries: a page costs its own
-    # alerts only, however deep into the listing it is.
-    with app.catalog.transaction(read_only=True) as tx:
-        found = tx.alerts.list(
-            tenant=ctx.tenant, state=state, rule=rule, limit=page.limit + 1, before=before
-        )
+    found = state_of(request).app.triggers.alerts(
+        ctx=ctx, state=state, rule=rule, limit=page.limit + 1, before=before
+    )
     chunk = found[: page.limit]
-    items = []
-    for record in chunk:
-        try:
-            items.append(AlertPublic.model_validate(app.triggers.alert(record.id, ctx=ctx)))
-        except AlertNotFound:
-            continue  # a pending alert dropped meanwhile (its condition stopped holding)
+    items = [AlertPublic.model_validate(row) for row in chunk]
     more = len(found) > page.limit
-    cursor = next_cursor(request, (chunk[-1].id,), ctx=ctx, listing=listing) if more else None
+    cursor = next_cursor(request, (chunk[-1]["id"],), ctx=ctx, listing=listing) if more else None
     return Page(items=items, next_cursor=cursor)
 
 
