@@ -49,6 +49,7 @@ from gnomon.quality.errors import (
     ContractVersionError,
     SchemaDriftError,
 )
+from gnomon.quality.shapes import TextShape, TextShapes, guard_shapes, has_shape
 from gnomon.quality.types import TYPE_NAMES, ColumnType, TypeName, is_widening, parse_type
 from gnomon.quality.versioning import breaking_changes, changed_paths, check_version_bump
 
@@ -84,6 +85,8 @@ __all__ = [
     "RuleKind",
     "SchemaDriftError",
     "Severity",
+    "TextShape",
+    "TextShapes",
     "TypeName",
     "UniqueCheck",
     "breaking_changes",
@@ -91,6 +94,8 @@ __all__ = [
     "check_version_bump",
     "compile_contract",
     "detect_drift",
+    "guard_shapes",
+    "has_shape",
     "is_widening",
     "load_contract",
     "parse_contract",

@@ -40,6 +40,7 @@ from gnomon.quality.checks import DatasetCheck, FreshnessCheck, RowCountCheck, U
 from gnomon.quality.contract import ColumnSpec, ContractSpec, ReferenceSpec, Severity
 from gnomon.quality.drift import DriftReport, detect_drift, is_metadata
 from gnomon.quality.errors import SchemaDriftError
+from gnomon.quality.shapes import TextShape
 
 __all__ = [
     "DIALECTS",
@@ -472,6 +473,7 @@ def compile_contract(
     raw_columns: Mapping[str, pa.DataType],
     drift: DriftReport | None = None,
     dialect: Dialect = "duckdb",
+    shapes: Mapping[str, TextShape] | None = None,
 ) -> CheckPlan:
     """Compile ``contract`` for a source with ``raw_columns`` (name → Arrow type, as read).
 
@@ -480,7 +482,11 @@ def compile_contract(
     is the report of :func:`gnomon.quality.detect_drift` for the batch; drift visible in
     ``raw_columns`` itself (new or missing columns) is found either way. ``dialect`` is the
     engine the queries will run on: every dialect gives the same results, but some conversions
-    have a cheaper exact form on one engine than the portable one.
+    have a cheaper exact form on one engine than the portable one. ``shapes`` names raw text
+    columns every present value of which *in the source the queries will read* is known to have
+    a canonical shape (proven by :class:`gnomon.quality.TextShapes`); their casts skip the
+    guard and the trim, with the same results. A plan compiled with shapes must not be run on
+    other rows.
 
     Raises:
         InvalidInput: ``dialect`` is not one of :data:`DIALECTS`.
@@ -526,6 +532,7 @@ def compile_contract(
             table=_ROWS,
             trimmed=_sql.col(text, _ROWS),
             dialect=dialect,
+            shape=(shapes or {}).get(raw),
         )
         if column.text is not None:
             texts.append(_sql.alias(column.text, text))
