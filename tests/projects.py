@@ -104,3 +104,77 @@ def daily_orders(
                 for k in range(count)
             ]  # fmt: skip
     return rows
+
+
+EXPLAIN_START = date(2024, 1, 1)
+EXPLAIN_DAYS = 70
+EXPLAIN_OUTAGE = EXPLAIN_START + timedelta(days=60)
+EXPLAIN_CHEAP = EXPLAIN_START + timedelta(days=63)
+EXPLAIN_METRICS = """
+semantic_models:
+  orders:
+    table: silver.orders
+    time: {column: updated_at}
+    dimensions:
+      region: {}
+      channel: {}
+    measures:
+      orders: {agg: count}
+      revenue: {agg: sum, expr: quantity * price}
+      median_price: {agg: median, expr: price}
+metrics:
+  orders:
+    measure: orders.orders
+  revenue:
+    measure: orders.revenue
+    unit: EUR
+    format: currency
+  average_order_value:
+    type: ratio
+    numerator: revenue
+    denominator: orders
+  median_price:
+    measure: orders.median_price
+"""
+EXPLAIN_SEGMENTS = {
+    ("EMEA", "web"): 40,
+    ("EMEA", "store"): 25,
+    ("AMER", "web"): 35,
+    ("AMER", "store"): 20,
+    ("APAC", "web"): 15,
+    ("APAC", "store"): 30,
+}
+
+
+def explain_orders() -> list[list[str]]:
+    """Seventy days of orders in three regions and two channels, with an outage and a price cut.
+
+    On ``EXPLAIN_OUTAGE`` the EMEA web shop takes no orders; on ``EXPLAIN_CHEAP`` APAC's store
+    sells at half price (volumes unchanged).
+    """
+    rng = np.random.default_rng(11)
+    rows = []
+    for day in range(EXPLAIN_DAYS):
+        when = EXPLAIN_START + timedelta(days=day)
+        weekly = 1.0 + 0.15 * np.sin(2 * np.pi * day / 7)
+        for (region, channel), mean in EXPLAIN_SEGMENTS.items():
+            outage = when == EXPLAIN_OUTAGE and (region, channel) == ("EMEA", "web")
+            count = 0 if outage else int(rng.poisson(mean * weekly))
+            price = (
+                5.0 if when == EXPLAIN_CHEAP and (region, channel) == ("APAC", "store") else 10.0
+            )
+            rows += [
+                [f"O{day:03d}{region}{channel}{k:03d}", f"{when} 10:{k % 60:02d}:00", region,
+                 str(1 + k % 3), f"{price:.2f}", channel]
+                for k in range(count)
+            ]  # fmt: skip
+    return rows
+
+
+def write_explain_project(root: Path) -> Path:
+    """A project with :func:`explain_orders` and metrics over region and channel."""
+    write_project(root)
+    write_csv(root / "data" / "orders.csv", explain_orders(), header=(*HEADER, "channel"))
+    (root / "metrics").mkdir(exist_ok=True)
+    (root / "metrics" / "orders.yaml").write_text(EXPLAIN_METRICS, encoding="utf-8")
+    return root

@@ -24,16 +24,19 @@ from gnomon.context import Principal, RequestContext
 from gnomon.errors import Conflict
 from gnomon.examples.receivers import MailReceiver, ReceivedMail, WebhookReceiver
 from gnomon.examples.retail import GenerationResult, generate
+from gnomon.examples.retail.explaining import IncidentExplanation, incident_request
 from gnomon.examples.retail.matching import Scorecard, score_scan
 from gnomon.ingest import IngestResult, ProgressListener
 from gnomon.insights import ScanResult, anomaly_row
+from gnomon.insights.findings import Insight
 from gnomon.insights.plots import plot_anomalies, plot_forecast
 from gnomon.insights.service import ForecastResult
 from gnomon.pipeline import ModelRunResult
 from gnomon.project import scaffold
 
-__all__ = ["DEMO_MARKER", "AlertingDemo", "DemoReport", "run_demo"]
+__all__ = ["DEMO_MARKER", "AlertingDemo", "DemoReport", "prepare_project", "run_demo"]
 
+_FEED_SHOWN = 5
 ACME = "acme"
 GLOBEX = "globex"
 DEMO_MARKER = ".gnomon-demo"
@@ -75,13 +78,18 @@ class DemoReport:
     scan: ScanResult
     scorecard: Scorecard
     """The scan's anomalies matched against the injected incidents."""
+    explained: tuple[IncidentExplanation, ...]
+    """Each incident with the root causes found for it."""
+    feed: tuple[Insight, ...]
+    """The top of the insight feed an executive sees."""
     forecast: ForecastResult
     plots: tuple[Path, ...]
     """PNG charts written to the project's ``reports/`` folder."""
     alerting: AlertingDemo
 
 
-def _prepare(project: Path) -> None:
+def prepare_project(project: Path) -> None:
+    """Make ``project`` an empty demo project (its files, no data); refuse other folders."""
     if project.exists() and any(project.iterdir()) and not (project / DEMO_MARKER).exists():
         raise Conflict(
             f"{project} is not empty and is not a demo project; the demo will not overwrite it.",
@@ -124,7 +132,7 @@ def run_demo(
             on_stage(text)
 
     project = project.resolve()
-    _prepare(project)
+    prepare_project(project)
     stage(f"Generating {rows:,} orders (seed {seed})")
     generation = generate(project / "data", rows=rows, seed=seed, on_progress=on_rows)
     stage(f"Generating {max(rows // 4, 1_000):,} orders for the second tenant, globex")
@@ -219,6 +227,13 @@ def run_demo(
         scan = app.insights.scan(ctx=ctx)
         found = [anomaly_row(a) for a in app.insights.anomalies(ctx=ctx)]
         scorecard = score_scan(generation.incidents, found, gap=timedelta(days=1))
+        stage("Explaining each incident: root causes found vs incidents.json, in words")
+        explained = tuple(
+            IncidentExplanation(incident, app.insights.explain(incident_request(incident), ctx=ctx))
+            for incident in generation.incidents
+        )
+        stage("The insight feed: what stands out, for an executive")
+        feed = tuple(app.insights.feed(ctx=ctx, role="executive")[:_FEED_SHOWN])
         stage("Forecasting revenue 30 days ahead (model chosen by backtest)")
         forecast = app.insights.forecast("revenue", ctx=ctx, horizon=30)
         stage("Drawing the incidents found and the forecast (reports/*.png)")
@@ -254,6 +269,8 @@ def run_demo(
         same_query=same_query,
         scan=scan,
         scorecard=scorecard,
+        explained=explained,
+        feed=feed,
         forecast=forecast,
         plots=plots,
         alerting=alerting,

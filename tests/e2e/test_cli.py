@@ -181,7 +181,8 @@ def test_every_command_takes_project_and_listings_take_format() -> None:
         "policies list", "audit list", "token create", "scan", "forecast", "registry",
         "anomalies confirm", "anomalies dismiss", "triggers list", "triggers show", "triggers test",
         "triggers run", "alerts list", "alerts show", "alerts ack", "alerts silence",
-        "alerts silences", "alerts unsilence", "events send", "alerting",
+        "alerts silences", "alerts unsilence", "events send", "alerting", "explain", "drivers",
+        "impact", "insights",
     }  # fmt: skip
     others = {
         "init", "demo", "serve", "tenants create", "users create", "users disable", "keys revoke",
@@ -800,6 +801,23 @@ def test_demo_scans_for_the_incidents_and_forecasts_revenue(demo: Demo) -> None:
     assert demo.project / "reports" / "forecast-revenue.png" in charts
     assert len(charts) == 1 + int(found.group(1)), "one chart per incident found, and the forecast"
     assert all(c.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for c in charts)
+
+
+@pytest.mark.slow
+def test_demo_explains_each_incident_in_two_languages(demo: Demo) -> None:
+    out = demo.first.out
+    found = re.search(r"Root causes: (\d) of (\d) incidents named exactly", out)
+    assert found, out
+    incidents = json.loads((demo.project / "data" / "incidents.json").read_text(encoding="utf-8"))
+    assert int(found.group(2)) == len(incidents)
+    section = out[found.start() :]
+    for incident in incidents:
+        assert re.search(rf"^{incident['kind']}$", section, flags=re.MULTILINE), incident
+    english = re.findall(r"^  en: (.+)$", section, flags=re.MULTILINE)
+    german = re.findall(r"^  de: (.+)$", section, flags=re.MULTILINE)
+    assert len(english) == len(german) == len(incidents)
+    assert all(e != g for e, g in zip(english, german, strict=True))
+    assert "The insight feed" in out
 
 
 @pytest.mark.slow

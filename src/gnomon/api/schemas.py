@@ -39,6 +39,7 @@ __all__ = [
     "operation_id",
     "own_tenant",
     "paginate",
+    "segment_of",
     "sort_stamp",
     "state_of",
 ]
@@ -210,3 +211,20 @@ def own_tenant(ctx: RequestContext) -> Iterator[None]:
             f"Tenant {ctx.tenant!r} does not exist yet.",
             hint="Ask an administrator of the default tenant to create it.",
         ) from exc
+
+
+def segment_of(items: list[str] | None) -> dict[str, str]:
+    """``dimension=value`` query values as a mapping.
+
+    Raises:
+        InvalidInput: an item is not ``dimension=value``.
+    """
+    wanted: dict[str, str] = {}
+    for item in items or []:
+        name, sep, value = item.partition("=")
+        if not sep or not name or not value:
+            raise InvalidInput(
+                f"segment {item!r} is not dimension=value.", hint="For example: region=EMEA"
+            )
+        wanted[name] = value
+    return wanted

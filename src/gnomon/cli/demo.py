@@ -1,9 +1,10 @@
 """``gnomon demo``: build and run the example retail project end to end."""
 
 import sys
+from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -11,9 +12,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from gnomon.cli._render import OutputFormat, console, err_console, render
 from gnomon.cli.ingest import progress_bar
 from gnomon.demo import DemoReport, run_demo
+from gnomon.insights.narrate import narrate
 from gnomon.insights.service import forecast_rows
 
 __all__ = ["register"]
+
+_NARRATIVE_LANGUAGES = ("en", "de")
 
 
 def demo(
@@ -112,6 +116,8 @@ def demo(
         title=f"Injected incidents (ground truth in {gen.incidents_file})",
     )
     _insights(report)
+    _explained(report)
+    _feed(report)
     _alerting(report)
     console.print(
         f"\nProject: [bold]{report.project}[/]. Try:\n"
@@ -178,6 +184,52 @@ def _insights(report: DemoReport) -> None:
         + ")",
     )
     console.print("Charts: " + ", ".join(str(p) for p in report.plots))
+
+
+def _explained(report: DemoReport) -> None:
+    """Each incident's true segment next to the top root cause found, then narratives."""
+    rows = []
+    for item in report.explained:
+        found = item.explanation.causes[0] if item.explanation.causes else None
+        rows.append(
+            {
+                "incident": item.incident.kind,
+                "days": f"{item.incident.start} … {item.incident.end - timedelta(days=1)}",
+                "metric": item.explanation.metric.name,
+                "true segment": _segment_text(item.incident.segment),
+                "top cause found": "—" if found is None else _segment_text(found.segment),
+                "share": None if found is None else f"{found.contribution:.0%}",
+                "hit": "yes" if item.hit else ("listed" if item.listed else "no"),
+            }
+        )
+    hits = sum(item.hit for item in report.explained)
+    render(
+        rows,
+        OutputFormat.table,
+        title=f"Root causes: {hits} of {len(rows)} incidents named exactly",
+        empty="No incidents were injected.",
+    )
+    for item in report.explained:
+        console.print(f"[bold]{item.incident.kind}[/]")
+        for lang in _NARRATIVE_LANGUAGES:
+            text = narrate(item.explanation, lang=lang, tone="executive", fmt="text")
+            console.print(f"  {lang}: ", end="")
+            console.print(text, markup=False, highlight=False)
+
+
+def _feed(report: DemoReport) -> None:
+    console.print(
+        f"\n[bold]The insight feed[/] (top {len(report.feed)} for an executive; "
+        "`gnomon insights` for all):"
+    )
+    for rank, one in enumerate(report.feed, start=1):
+        text = narrate(one, lang="en", tone="executive", fmt="text")
+        console.print(f"  {rank}. ", end="")
+        console.print(text, markup=False, highlight=False)
+
+
+def _segment_text(segment: Mapping[str, Any]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in segment.items()) or "(all)"
 
 
 def _alerting(report: DemoReport) -> None:

@@ -10,7 +10,13 @@ from typing import Annotated, Any
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from gnomon.cli._common import FormatOption, ProjectOption, TenantOption, open_project
+from gnomon.cli._common import (
+    FormatOption,
+    ProjectOption,
+    TenantOption,
+    open_project,
+    parse_segment,
+)
 from gnomon.cli._render import OutputFormat, err_console, render
 from gnomon.errors import InvalidInput
 from gnomon.insights import ScanProgress, anomaly_row
@@ -161,7 +167,7 @@ def forecast(
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
     """Forecast a metric with 80 % and 95 % intervals; the model is chosen by backtest."""
-    wanted = _segment(segment or [])
+    wanted = parse_segment(segment or [])
     with open_project(project) as app:
         result = app.insights.forecast(
             metric, ctx=app.context(tenant), horizon=horizon, segment=wanted
@@ -227,19 +233,6 @@ def _scores(metrics: dict[str, Any]) -> str:
     return ", ".join(
         f"{name} {value:.3g}" for name, value in metrics.items() if isinstance(value, int | float)
     )
-
-
-def _segment(items: list[str]) -> dict[str, str]:
-    wanted: dict[str, str] = {}
-    for item in items:
-        name, sep, value = item.partition("=")
-        if not sep or not name.strip() or not value.strip():
-            raise InvalidInput(
-                f"--segment {item!r} is not dimension=value.",
-                hint="For example: --segment region=EMEA --segment channel=web",
-            )
-        wanted[name.strip()] = value.strip()
-    return wanted
 
 
 def _row(row: dict[str, Any]) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from gnomon import __version__
 from gnomon.cli import (
     datasets,
     demo,
+    explain,
     governance,
     ingest,
     insights,
@@ -73,6 +74,7 @@ lake.register(app)
 models.register(app)
 metrics.register(app)
 insights.register(app)
+explain.register(app)
 triggers.register(app)
 demo.register(app)
 serve.register(app)

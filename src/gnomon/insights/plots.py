@@ -1,19 +1,20 @@
-"""PNG charts of a series with its anomalies, and of a forecast with its intervals.
+"""PNG charts of a series with its anomalies, of a forecast with its intervals, and of causes.
 
 Why PNG files from matplotlib: reports and notifications need a picture that opens anywhere
 (a mail, a chat message, a folder), with no browser or server behind it. Drawing happens off
 screen (the Agg backend), so it works on servers without a display.
 """
 
+import io
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
 from gnomon.optional import require
 
-__all__ = ["plot_anomalies", "plot_forecast"]
+__all__ = ["plot_anomalies", "plot_contributions", "plot_forecast"]
 
 _SIZE = (10.0, 4.0)
 _DPI = 110
@@ -98,3 +99,48 @@ def plot_forecast(
     finally:
         plt.close(figure)
     return path
+
+
+_LABEL_CHARS = 40
+
+
+def plot_contributions(
+    *,
+    title: str,
+    labels: Sequence[str],
+    shares: Sequence[float],
+    image_format: Literal["png", "svg"] = "png",
+) -> bytes:
+    """Horizontal bars of each segment's signed share of a change, largest on top.
+
+    Returns the image itself rather than writing a file: narratives embed it in a page or a
+    message. Bars that moved with the change are blue, those against it red; the axis is the
+    share of the total change (1.0 is all of it).
+
+    Args:
+        title: the chart's title.
+        labels: one name per segment (long ones are shortened).
+        shares: each segment's signed share of the change, in the order of ``labels``.
+        image_format: ``png`` or ``svg``.
+    """
+    plt = _pyplot()
+    ticker = require("matplotlib.ticker", extra="insights")
+    height = max(1.6, 0.45 * len(labels) + 1.0)
+    figure, axes = plt.subplots(figsize=(_SIZE[0] * 0.7, height))
+    try:
+        names = [
+            name if len(name) <= _LABEL_CHARS else name[: _LABEL_CHARS - 1] + "…" for name in labels
+        ]
+        positions = np.arange(len(names))[::-1]
+        colors = ["#4c72b0" if share >= 0 else "#c44e52" for share in shares]
+        axes.barh(positions, list(shares), color=colors, height=0.6)
+        axes.set_yticks(positions, names, fontsize=9)
+        axes.axvline(0, color="#333333", linewidth=0.8)
+        axes.xaxis.set_major_formatter(ticker.PercentFormatter(1.0))
+        axes.set_title(title, fontsize=11)
+        axes.grid(axis="x", alpha=0.3)
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format=image_format, dpi=_DPI, bbox_inches="tight")
+    finally:
+        plt.close(figure)
+    return buffer.getvalue()

@@ -23,7 +23,7 @@ from gnomon.context import RequestContext
 from gnomon.semantic import Metric, MetricQuery, SemanticLayer, SemanticService
 from gnomon.semantic.definitions import MonitorSpec
 
-__all__ = ["KpiSeries", "SeriesRequest", "extract_series", "season_of"]
+__all__ = ["KpiSeries", "SeriesRequest", "extract_series", "float_column", "season_of"]
 
 _ADDITIVE = frozenset({"sum", "count", "count_distinct"})
 _SEASONS: Mapping[str, int | None] = {
@@ -168,7 +168,7 @@ def _complete(
     times = np.asarray(table.column("time").to_numpy(zero_copy_only=False), dtype="datetime64[us]")
     order = np.argsort(times, kind="stable")
     times = times[order]
-    columns = {name: _floats(table.column(name))[order] for name in names}
+    columns = {name: float_column(table.column(name))[order] for name in names}
     current = np.datetime64(now.replace(tzinfo=None), "us")
     complete = np.array([_next_bucket(t, grain) <= current for t in times], dtype=bool)
     keep = np.flatnonzero(complete)[-limit:]
@@ -193,8 +193,8 @@ def _segments(
     position = np.clip(position, 0, max(times.size - 1, 0))
     on_grid = times[position] == rows_time
     keys = list(zip(*(table.column(d).to_pylist() for d in by), strict=True))
-    metric_values = _floats(table.column(names[0]))
-    volume_values = _floats(table.column(volume)) if volume is not None else None
+    metric_values = float_column(table.column(names[0]))
+    volume_values = float_column(table.column(volume)) if volume is not None else None
     found: dict[tuple[Any, ...], tuple[np.ndarray, np.ndarray | None]] = {}
     for index, key in enumerate(keys):
         if not on_grid[index] or any(part is None for part in key):
@@ -214,7 +214,7 @@ def _segments(
     ]
 
 
-def _floats(column: pa.ChunkedArray) -> np.ndarray:
+def float_column(column: pa.ChunkedArray) -> np.ndarray:
     """A numeric column as float64, nulls as NaN (decimals included)."""
     if pa.types.is_decimal(column.type) or not pa.types.is_floating(column.type):
         column = column.cast(pa.float64())

@@ -40,8 +40,13 @@ from gnomon.config import InsightsConfig
 from gnomon.context import RequestContext
 from gnomon.errors import GnomonError, InvalidInput, NotFound
 from gnomon.insights.detect import PointScore
+from gnomon.insights.explain.localize import LocalizeOptions
+from gnomon.insights.explain.metric import ExplainRequest, explain_metric
+from gnomon.insights.feed import insight_feed
+from gnomon.insights.findings import Explanation, Insight, Moment
 from gnomon.insights.forecast import GRAINS as FORECAST_GRAINS
 from gnomon.insights.forecast import Forecast, Series, forecast
+from gnomon.insights.relations import DriverReport, ImpactReport, change_impact, metric_drivers
 from gnomon.insights.scoring import Flagged, build_detector, score_many
 from gnomon.insights.series import KpiSeries, SeriesRequest, extract_series, season_of
 from gnomon.insights.spark_scoring import score_on_spark
@@ -398,13 +403,8 @@ class InsightsService:
         Raises:
             NotFound: no anomaly with that id in the reader's view.
         """
-        if not 0 < anomaly_id < 2**63:
-            raise _missing(anomaly_id)
         with self._catalog.transaction() as tx:
-            found = tx.anomalies.get(tenant=ctx.tenant, id=anomaly_id)
-            view = "" if found is None else self._semantic.data_view([found.metric], ctx=ctx)
-            if found is None or found.scope != view:
-                raise _missing(anomaly_id)
+            found = self._visible(tx, anomaly_id, ctx)
             status = "confirmed" if anomalous else "dismissed"
             updated = tx.anomalies.set_status(
                 tenant=ctx.tenant, id=anomaly_id, status=status, by=ctx.principal.user
@@ -429,6 +429,144 @@ class InsightsService:
                     },
                 )
         return updated
+
+    def _visible(self, tx: Any, anomaly_id: int, ctx: RequestContext) -> AnomalyRecord:
+        """The anomaly, if a scan of the reader's own view found it.
+
+        Raises:
+            NotFound: no such anomaly in the reader's view (another tenant's, another view's).
+        """
+        if not 0 < anomaly_id < 2**63:
+            raise _missing(anomaly_id)
+        found: AnomalyRecord | None = tx.anomalies.get(tenant=ctx.tenant, id=anomaly_id)
+        view = "" if found is None else self._semantic.data_view([found.metric], ctx=ctx)
+        if found is None or found.scope != view:
+            raise _missing(anomaly_id)
+        return found
+
+    # ------------------------------------------------------------------ explanations
+
+    def explain(
+        self,
+        request: ExplainRequest,
+        *,
+        ctx: RequestContext,
+        options: LocalizeOptions | None = None,
+    ) -> Explanation:
+        """Why a metric moved: the segments that explain its change, in the reader's view.
+
+        Raises:
+            UnknownMetric: the metric is not defined.
+            InvalidInput: the metric does not split over segments, or bad windows/dimensions.
+        """
+        return explain_metric(self._semantic, request, ctx=ctx, options=options)
+
+    def explain_anomaly(
+        self,
+        anomaly_id: int,
+        *,
+        ctx: RequestContext,
+        by: Sequence[str] | None = None,
+        options: LocalizeOptions | None = None,
+    ) -> Explanation:
+        """Why an anomaly's point left its band: its segment's change against the expected value.
+
+        The baseline is the default one of :func:`explain_metric`, scaled to the value the
+        detector expected at the point, so the causes explain actual minus expected.
+
+        Raises:
+            NotFound: no such anomaly in the reader's view.
+            InvalidInput: the metric does not split over segments.
+        """
+        with self._catalog.transaction() as tx:
+            found = self._visible(tx, anomaly_id, ctx)
+        request = ExplainRequest(
+            metric=found.metric,
+            at=found.time,
+            by=tuple(by) if by else None,
+            segment=dict(found.segment),
+            expected=found.expected,
+        )
+        return explain_metric(self._semantic, request, ctx=ctx, options=options)
+
+    def drivers(
+        self,
+        metric: str,
+        *,
+        ctx: RequestContext,
+        candidates: Sequence[str] | None = None,
+        start: Moment | None = None,
+        end: Moment | None = None,
+        max_lag: int = 7,
+        with_importance: bool = False,
+    ) -> DriverReport:
+        """Which other metrics move with ``metric``, lead it or Granger-cause it.
+
+        Raises:
+            UnknownMetric: a metric is not defined.
+            InvalidInput: no candidates, or too short a series.
+        """
+        return metric_drivers(
+            self._semantic,
+            metric,
+            ctx=ctx,
+            candidates=candidates,
+            start=start,
+            end=end,
+            max_lag=max_lag,
+            with_importance=with_importance,
+        )
+
+    def impact(
+        self,
+        metric: str,
+        *,
+        change: Moment,
+        treated: Mapping[str, Any],
+        control: Mapping[str, Any],
+        ctx: RequestContext,
+        start: Moment | None = None,
+        end: Moment | None = None,
+    ) -> ImpactReport:
+        """A dated change's effect on a segment against a control (difference-in-differences).
+
+        Raises:
+            UnknownMetric: the metric is not defined.
+            InvalidInput: missing or equal segments, or too few buckets around the change.
+        """
+        return change_impact(
+            self._semantic,
+            metric,
+            change=change,
+            treated=treated,
+            control=control,
+            ctx=ctx,
+            start=start,
+            end=end,
+        )
+
+    def feed(
+        self,
+        *,
+        ctx: RequestContext,
+        metrics: Sequence[str] | None = None,
+        role: str | None = None,
+        segments: bool = True,
+    ) -> list[Insight]:
+        """What stands out in the monitored metrics, for this reader (see :mod:`.feed`).
+
+        Raises:
+            UnknownMetric: a named metric is not defined.
+            InvalidInput: an unknown role.
+        """
+        return insight_feed(
+            self._semantic,
+            ctx=ctx,
+            now=self._clock.now(),
+            metrics=metrics,
+            role=role,
+            segments=segments,
+        )
 
     # ------------------------------------------------------------------ forecasts
 

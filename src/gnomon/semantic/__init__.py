@@ -12,6 +12,7 @@ from gnomon.semantic.files import load_definitions, parse_definitions
 from gnomon.semantic.layer import Definition, Metric, SemanticLayer, SemanticModel, build_layer
 from gnomon.semantic.query import MetricQuery, OrderKey
 from gnomon.semantic.service import ApplyResult, MetricResult, SemanticService, read_details
+from gnomon.semantic.time import bucket_start, next_bucket, shift_back
 
 __all__ = [
     "GRAINS",
@@ -32,9 +33,12 @@ __all__ = [
     "SemanticModel",
     "SemanticService",
     "UnknownMetric",
+    "bucket_start",
     "build_layer",
     "compile_query",
     "load_definitions",
+    "next_bucket",
     "parse_definitions",
     "read_details",
+    "shift_back",
 ]

@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from gnomon.api.routes import admin, catalog, health, insights, metrics, query, triggers
+from gnomon.api.routes import admin, catalog, explain, health, insights, metrics, query, triggers
 
 __all__ = ["ROUTERS"]
 
@@ -12,6 +12,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     catalog.router,
     metrics.router,
     insights.router,
+    explain.router,
     triggers.router,
     admin.router,
 )

@@ -18,12 +18,12 @@ from gnomon.api.schemas import (
     PageQuery,
     operation_id,
     paginate,
+    segment_of,
     sort_stamp,
     state_of,
 )
 from gnomon.api.security import requires
 from gnomon.context import RequestContext
-from gnomon.errors import InvalidInput
 from gnomon.insights import anomaly_row
 from gnomon.insights.service import MAX_HORIZON, forecast_rows, model_row
 
@@ -191,14 +191,7 @@ def get_forecast(
     ] = None,
 ) -> ForecastPublic:
     """Forecast a metric (or one segment of it) from the data the caller may see."""
-    wanted: dict[str, str] = {}
-    for item in segment or []:
-        name, sep, value = item.partition("=")
-        if not sep or not name or not value:
-            raise InvalidInput(
-                f"segment {item!r} is not dimension=value.", hint="For example: region=EMEA"
-            )
-        wanted[name] = value
+    wanted = segment_of(segment)
     result = state_of(request).app.insights.forecast(
         metric, ctx=ctx, horizon=horizon, segment=wanted
     )
