@@ -326,7 +326,7 @@ async def _alerting(app: Gnomon, ctx: RequestContext, project: Path) -> Alerting
                 await channel.aclose()
     finally:
         await webhook.stop()
-        mail.stop()
+        await asyncio.to_thread(mail.stop)  # off the loop, which closes the client side
     alerts = await asyncio.to_thread(lambda: app.triggers.alerts(ctx=ctx, limit=1000))
     return AlertingDemo(
         rules=tuple(r["name"] for r in rules),

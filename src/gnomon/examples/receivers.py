@@ -17,9 +17,10 @@ from typing import Any
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-__all__ = ["MailReceiver", "ReceivedMail", "WebhookReceiver"]
+__all__ = ["ClosingController", "MailReceiver", "ReceivedMail", "WebhookReceiver"]
 
 _MAX_BODY = 1_000_000
+_CLOSE_WAIT_S = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,13 +135,57 @@ def _text_part(message: Message) -> str:
     return ""
 
 
+class _TrackedSMTP(SMTP):
+    """An SMTP session that tells its controller while it is open."""
+
+    def __init__(self, sessions: set[SMTP], *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._sessions = sessions
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._sessions.add(self)
+        super().connection_made(transport)
+
+    def connection_lost(self, error: Exception | None) -> None:
+        super().connection_lost(error)
+        self._sessions.discard(self)
+
+
+class ClosingController(Controller):
+    """aiosmtpd's threaded controller, stopped only after its sessions have closed.
+
+    aiosmtpd stops its loop at once: a session the client has just left (after a failed STARTTLS
+    handshake, say) is then never closed, and its socket is left to the garbage collector, which
+    warns of an unclosed transport wherever it happens to run. This one waits (up to five
+    seconds) for open sessions to end and lets the loop run once more, so their sockets close.
+    """
+
+    def __init__(self, handler: Any, **kwargs: Any) -> None:
+        super().__init__(handler, **kwargs)
+        self._sessions: set[SMTP] = set()
+
+    def factory(self) -> SMTP:
+        """A session that registers itself while open."""
+        return _TrackedSMTP(self._sessions, self.handler, **self.SMTP_kwargs)
+
+    def stop(self, no_assert: bool = False) -> None:
+        """Stop once open sessions have closed (or five seconds have passed)."""
+        deadline = time.monotonic() + _CLOSE_WAIT_S
+        while self._sessions and time.monotonic() < deadline:
+            time.sleep(0.01)
+        if self.loop.is_running():
+            # Closing a transport closes its socket on the loop's next turn.
+            asyncio.run_coroutine_threadsafe(asyncio.sleep(0), self.loop).result(_CLOSE_WAIT_S)
+        super().stop(no_assert)
+
+
 class MailReceiver:
     """An SMTP server on a free port of 127.0.0.1 (no TLS, no auth) that keeps the messages."""
 
     def __init__(self) -> None:
         self.received: list[ReceivedMail] = []
         self.port = _free_port()
-        self._controller = Controller(
+        self._controller = ClosingController(
             _Collector(self.received), hostname="127.0.0.1", port=self.port
         )
 

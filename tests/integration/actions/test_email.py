@@ -3,6 +3,7 @@
 import datetime as dt
 import socket
 import ssl
+import threading
 from collections.abc import Iterator
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -10,15 +11,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP as SMTPServer
 from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
+from anyio import to_thread
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from gnomon.actions import build_channel
+from gnomon.examples.receivers import ClosingController
 from tests.unit.actions.samples import notification
 
 pytestmark = pytest.mark.anyio
@@ -109,7 +111,7 @@ def mailbox() -> Mailbox:
 @pytest.fixture
 def smtp_port(mailbox: Mailbox) -> Iterator[int]:
     port = _free_port()
-    controller = Controller(
+    controller = ClosingController(
         mailbox,
         hostname="127.0.0.1",
         port=port,
@@ -126,7 +128,7 @@ def smtp_port(mailbox: Mailbox) -> Iterator[int]:
 @pytest.fixture
 def starttls_port(mailbox: Mailbox, tmp_path: Path) -> Iterator[int]:
     port = _free_port()
-    controller = Controller(
+    controller = ClosingController(
         mailbox,
         hostname="127.0.0.1",
         port=port,
@@ -338,14 +340,31 @@ async def test_a_server_without_what_the_spec_needs_is_permanent(
     mailbox: Mailbox, security: str, login: tuple[str, str] | None
 ) -> None:
     port = _free_port()
-    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
+    controller = ClosingController(mailbox, hostname="127.0.0.1", port=port)
     controller.start()
     try:
         channel = build_channel("mail", spec(port, login=login, security=security))
         attempt = await channel.send(notification())
     finally:
-        controller.stop()
+        # Off the loop, which must still run to close the client's side.
+        await to_thread.run_sync(controller.stop)
     assert attempt.outcome == "failed", attempt
     assert attempt.error is not None
     assert "not supported" in attempt.error
     assert mailbox.messages == []
+
+
+def test_the_server_stops_only_after_its_sessions_have_closed(mailbox: Mailbox) -> None:
+    port = _free_port()
+    controller = ClosingController(mailbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as client:
+        assert client.recv(100).startswith(b"220")
+        stopping = threading.Thread(target=controller.stop)
+        stopping.start()
+        stopping.join(0.3)
+        assert stopping.is_alive(), "stopped with a session still open"
+    stopping.join(10)
+    assert not stopping.is_alive()
+    with socket.socket() as probe:
+        assert probe.connect_ex(("127.0.0.1", port)) != 0
