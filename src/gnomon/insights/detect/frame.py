@@ -22,11 +22,11 @@ from gnomon.errors import InvalidInput
 from gnomon.insights.detect._base import check_float, check_int
 from gnomon.insights.detect._calibrate import Threshold, severity_of, tail_for
 from gnomon.insights.detect.models import PointScore, Scored, Severity
+from gnomon.insights.spread import MAD_TO_SIGMA
 from gnomon.optional import require
 
 __all__ = ["AutoencoderDetector", "FrameDetector", "IsolationForestDetector"]
 
-_MAD_TO_SIGMA = 1.482602218505602
 _TAIL_SHARE = 0.1
 MIN_ROWS = 8
 
@@ -113,7 +113,7 @@ class FrameDetector(ABC):
         frame = as_frame(values)
         rows = frame[np.isfinite(frame).all(axis=1)]
         centre = np.median(rows, axis=0)
-        mad = _MAD_TO_SIGMA * np.median(np.abs(rows - centre), axis=0)
+        mad = MAD_TO_SIGMA * np.median(np.abs(rows - centre), axis=0)
         std = rows.std(axis=0)
         scale = np.where(mad > 0, mad, np.where(std > 0, std, 1.0))
         self._centre, self._scale = centre, scale

@@ -45,6 +45,7 @@ from gnomon.errors import InvalidInput
 from gnomon.insights.detect._base import WARMING, Row, Streaming, check_float, check_int
 from gnomon.insights.detect._calibrate import severity_of
 from gnomon.insights.detect._window import SortedWindow
+from gnomon.insights.spread import MAD_TO_SIGMA
 
 if TYPE_CHECKING:
     from gnomon.insights.detect.models import Severity
@@ -57,7 +58,6 @@ TRANSFORMS = ("auto", "log", "none")
 _BODY = 0.2
 """The tail model starts at the 80th percentile (and the 20th below)."""
 _LN2 = math.log(2.0)
-_MAD_TO_SIGMA = 1.482602218505602
 _MEDIAN_SE = 1.2533141373155003
 """sqrt(pi / 2): the standard error of a median of n normal points is this times sigma/sqrt(n)."""
 _MIN_RESIDUALS = 42
@@ -405,7 +405,7 @@ class _Tails:
         median = errors.median()
         q10, q20 = errors.quantile(0.1), errors.quantile(_BODY)
         q80, q90 = errors.quantile(1 - _BODY), errors.quantile(0.9)
-        sigma = max(_MAD_TO_SIGMA * errors.mad(median), 1e-9)
+        sigma = max(MAD_TO_SIGMA * errors.mad(median), 1e-9)
         floor = 0.25 * sigma
         return cls(
             median,

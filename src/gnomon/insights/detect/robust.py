@@ -16,11 +16,10 @@ from typing import Any
 from gnomon.errors import InvalidInput
 from gnomon.insights.detect._base import Expectation, Univariate, check_int
 from gnomon.insights.detect._window import SortedWindow
+from gnomon.insights.spread import MAD_TO_SIGMA
 
 __all__ = ["IqrDetector", "RobustZDetector"]
 
-_MAD_TO_SIGMA = 1.482602218505602
-"""1 / Φ⁻¹(3/4): a normal sample's MAD times this estimates its standard deviation."""
 _MEANAD_TO_SIGMA = 1.2533141373155003
 """sqrt(pi / 2): a normal sample's mean absolute deviation times this estimates its sigma."""
 _FLOOR_SHARE = 0.25
@@ -110,7 +109,7 @@ class RobustZDetector(_WindowDetector):
     name = "robust_z"
 
     def _scales(self, centre: float) -> tuple[float, float]:
-        scale = _MAD_TO_SIGMA * self._values.mad(centre)
+        scale = MAD_TO_SIGMA * self._values.mad(centre)
         return scale, scale
 
 
@@ -126,4 +125,4 @@ class IqrDetector(_WindowDetector):
     def _scales(self, centre: float) -> tuple[float, float]:
         q1 = self._values.quantile(0.25)
         q3 = self._values.quantile(0.75)
-        return _MAD_TO_SIGMA * (centre - q1), _MAD_TO_SIGMA * (q3 - centre)
+        return MAD_TO_SIGMA * (centre - q1), MAD_TO_SIGMA * (q3 - centre)

@@ -17,11 +17,11 @@ import numpy as np
 from gnomon.errors import InvalidInput
 from gnomon.insights.detect._base import Expectation, Row, Univariate, check_float, check_int
 from gnomon.insights.detect._window import SortedWindow
+from gnomon.insights.spread import MAD_TO_SIGMA
 from gnomon.optional import require
 
 __all__ = ["StlDetector"]
 
-_MAD_TO_SIGMA = 1.482602218505602
 _ERRORS_NEEDED = 10
 """One-step errors needed before judging: the scale comes from them."""
 
@@ -98,7 +98,7 @@ class StlDetector(Univariate):
         expected = self._predict()
         if expected is None or len(self._errors) < _ERRORS_NEEDED:
             return None
-        scale = max(_MAD_TO_SIGMA * self._errors.median(), self._scale)
+        scale = max(MAD_TO_SIGMA * self._errors.median(), self._scale)
         scale = max(scale, 1e-12 * max(1.0, abs(expected)))
         return expected, scale, scale
 
@@ -156,6 +156,6 @@ class StlDetector(Univariate):
         live = residual[finite]
         mad = float(np.median(np.abs(live - np.median(live))))
         spread = float(np.mean(np.abs(live - np.median(live))))
-        self._scale = max(_MAD_TO_SIGMA * mad, 0.25 * 1.2533141373155003 * spread)
+        self._scale = max(MAD_TO_SIGMA * mad, 0.25 * 1.2533141373155003 * spread)
         self._since_fit = 0
         self._fitted = True

@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 
-from gnomon.insights.patterns.significance import robust_sd
+from gnomon.insights.spread import robust_sd
 
 __all__ = [
     "deseasonalise",

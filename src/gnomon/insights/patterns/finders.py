@@ -47,11 +47,11 @@ from gnomon.insights.patterns.significance import (
     f_test_sf,
     mann_kendall,
     normal_sf,
-    robust_sd,
     sens_slope,
     two_sided_normal,
     welch_t_test,
 )
+from gnomon.insights.spread import robust_sd
 from gnomon.optional import require
 
 __all__ = [

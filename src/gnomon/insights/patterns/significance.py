@@ -37,14 +37,11 @@ __all__ = [
     "fisher_z_test",
     "mann_kendall",
     "normal_sf",
-    "robust_sd",
     "sens_slope",
     "two_sided_normal",
     "welch_t_test",
 ]
 
-_MAD_TO_SIGMA = 1.482602218505602
-"""1 / Φ⁻¹(3/4): a normal sample's MAD times this estimates its standard deviation."""
 _SQRT2 = math.sqrt(2.0)
 _MAX_R = 1.0 - 1e-9
 
@@ -76,21 +73,6 @@ def two_sided_normal(z: float) -> float:
     0.05
     """
     return math.erfc(abs(z) / _SQRT2)
-
-
-def robust_sd(values: np.ndarray) -> float:
-    """The standard deviation a normal sample with these values' MAD would have.
-
-    NaN values are ignored; fewer than two finite values give 0.
-
-    >>> robust_sd(np.array([1.0, 2.0, 3.0, 4.0, 100.0]))
-    1.482602218505602
-    """
-    finite = values[np.isfinite(values)]
-    if finite.size < 2:
-        return 0.0
-    centre = np.median(finite)
-    return float(_MAD_TO_SIGMA * np.median(np.abs(finite - centre)))
 
 
 def sens_slope(values: np.ndarray, positions: np.ndarray | None = None) -> tuple[float, float]:
