@@ -119,6 +119,8 @@ def test_the_insight_feed_as_rows_and_as_a_document(project: Path) -> None:
     found = rows(project, "insights", "--metric", "orders")
     for row in found:
         assert row["metric"] == "orders" and 0 <= row["p_value"] <= 1 and row["narrative"]
+        assert row["p_value"] <= row["q_value"] < 0.05 and 0 < row["share"] <= 1
+        assert all(seen["kind"] and "segment" in seen for seen in row["also"])
     scores = [r["score"] for r in found]
     assert scores == sorted(scores, reverse=True) or len(found) <= 1
     code, out, err = run(project, "insights", "--metric", "orders", "--format", "html")

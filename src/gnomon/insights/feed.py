@@ -82,7 +82,12 @@ def insight_feed(
 
 
 def insight_rows(insights: Sequence[Insight]) -> list[dict[str, Any]]:
-    """The insights as the CLI and the API list them (JSON-able), in feed order."""
+    """The insights as the CLI and the API list them (JSON-able), in feed order.
+
+    ``p_value`` is the test's own, ``q_value`` the one after the correction over the feed (what
+    decided that the insight is kept), ``share`` the series' share of the metric's total, and
+    ``also`` the same event as other tests or segments saw it (merged into this one).
+    """
     return [
         {
             "rank": rank,
@@ -98,7 +103,13 @@ def insight_rows(insights: Sequence[Insight]) -> list[dict[str, Any]]:
             "test": one.test,
             "statistic": one.statistic,
             "p_value": one.p_value,
+            "q_value": one.details.get("q_value"),
+            "share": one.details.get("share"),
             "other_metric": None if one.other_metric is None else one.other_metric.name,
+            "also": [
+                {key: seen[key] for key in ("kind", "segment", "start", "end")}
+                for seen in one.details.get("also", ())
+            ],
         }
         for rank, one in enumerate(insights, start=1)
     ]

@@ -139,5 +139,7 @@ def test_the_insight_feed(world: World) -> None:
     scores = [item["score"] for item in body["items"]]
     assert scores == sorted(scores, reverse=True)
     assert all(0 <= item["p_value"] <= 1 and item["narrative"] for item in body["items"])
+    assert all(item["p_value"] <= item["q_value"] < 0.05 for item in body["items"])
+    assert all(0 < item["share"] <= 1 for item in body["items"])
     bad = world.get("/api/v1/insights", world.admin_a, role="intern")
     assert bad.status_code == 422

@@ -186,6 +186,15 @@ def explain_anomaly(
     return _public(found, lang=lang, tone=tone, fmt=narrative_format)
 
 
+class SeenAlsoPublic(BaseModel):
+    """The same event as another test or segment saw it (merged into the insight)."""
+
+    kind: str
+    segment: dict[str, Any]
+    start: str = Field(description=_MOMENT)
+    end: str = Field(description="Inclusive.")
+
+
 class InsightPublic(BaseModel):
     """One significant pattern, in feed order, with its narrative."""
 
@@ -201,8 +210,13 @@ class InsightPublic(BaseModel):
     score: float = Field(description="Magnitude, recency and business impact, 0 to 1.")
     test: str
     statistic: float
-    p_value: float = Field(description="After the correction over the whole feed.")
+    p_value: float = Field(description="The test's own.")
+    q_value: float | None = Field(
+        description="After the correction over the whole feed; below alpha, or not listed."
+    )
+    share: float | None = Field(description="The series' share of the metric's total.")
     other_metric: str | None
+    also: list[SeenAlsoPublic]
     narrative: str
 
 
@@ -237,7 +251,17 @@ def insight_feed(
     )[:limit]
     items = [
         InsightPublic(
-            **{**row, "start": _stamp(row["start"]), "end": _stamp(row["end"])},
+            **{
+                **row,
+                "start": _stamp(row["start"]),
+                "end": _stamp(row["end"]),
+                "also": [
+                    SeenAlsoPublic(
+                        **{**seen, "start": _stamp(seen["start"]), "end": _stamp(seen["end"])}
+                    )
+                    for seen in row["also"]
+                ],
+            },
             narrative=narrate(one, lang=lang, tone=tone, fmt="text"),
         )
         for row, one in zip(insight_rows(found), found, strict=True)

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from gnomon.errors import InvalidInput
+from gnomon.insights.feed import insight_rows
 from gnomon.insights.findings import Insight, InsightKind, MetricFacts
 from gnomon.insights.patterns import (
     PatternOptions,
@@ -126,7 +127,7 @@ def test_feed_reports_a_spike_with_its_value() -> None:
 def test_drop_and_level_shift_become_one_insight() -> None:
     values = weekly_noise(11)
     values[390:] -= 15.0  # ten days ago: the last days are drops, and a level shift
-    feed = find_insights([daily(values)], options=PatternOptions(kinds=_MOVES))
+    feed = find_insights([daily(values, share=1.0)], options=PatternOptions(kinds=_MOVES))
     assert len(feed) == 1
     [event] = feed
     kinds = {event.kind, *(other["kind"] for other in event.details.get("also", ()))}
@@ -134,6 +135,11 @@ def test_drop_and_level_shift_become_one_insight() -> None:
     shifts = [event] if event.kind == "level_shift" else []
     shifts += [o for o in event.details.get("also", ()) if o["kind"] == "level_shift"]
     assert any(abs((_start(s) - DAY0).days - 390) <= 2 for s in shifts)
+    [row] = insight_rows(feed)
+    assert row["q_value"] >= row["p_value"] and row["q_value"] < 0.05
+    assert row["share"] == 1.0
+    assert {seen["kind"] for seen in row["also"]} == kinds - {event.kind}
+    assert all(set(seen) == {"kind", "segment", "start", "end"} for seen in row["also"])
 
 
 def _start(found: Insight | dict[str, object]) -> date:
