@@ -64,6 +64,20 @@ def test_one_cause_names_the_segment_and_its_share(lang: str) -> None:
     assert "1 " + SEGMENTS[lang] not in text  # no "1 segments"
 
 
+# A segment of two dimensions is one place, not two subjects: the metric moved in it.
+ONE_CAUSE = {
+    "en": "because revenue in country DE and channel web fell",
+    "de": "dass revenue in country DE und channel web gesunken ist",
+    "es": "se debe a que revenue bajó en country DE y channel web",
+}
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_a_volume_cause_says_where_the_metric_moved(lang: str) -> None:
+    text = narrate(explanation(1), lang=lang)
+    assert ONE_CAUSE[lang] in text, text
+
+
 @pytest.mark.parametrize("lang", LANGUAGES)
 def test_several_causes_are_counted_in_the_plural(lang: str) -> None:
     for tone in TONES:
