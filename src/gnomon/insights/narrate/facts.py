@@ -62,6 +62,7 @@ class ExplanationFacts:
     Attributes:
         kind: always ``explanation`` (templates and layouts dispatch on it).
         label: the metric as people call it.
+        plural: the label names a plural ("orders"), so verbs take their plural form.
         known: both totals are known (otherwise only ``after`` or nothing is).
         up: the metric rose (``None`` when unchanged or unknown).
         good: the change is welcome given the metric's direction (``None`` when neutral).
@@ -83,6 +84,7 @@ class ExplanationFacts:
 
     kind: str
     label: str
+    plural: bool
     known: bool
     up: bool | None
     good: bool | None
@@ -109,6 +111,7 @@ class InsightFacts:
     Attributes:
         kind: the insight kind (``trend``, ``spike`` …).
         label: the metric as people call it.
+        plural: the label names a plural ("orders"), so verbs take their plural form.
         other: the second metric of a correlation insight, if any.
         scope: the series' segment as a phrase ("" for the metric's total).
         up: the pattern goes up (a rise, a spike, a stronger correlation).
@@ -129,6 +132,7 @@ class InsightFacts:
 
     kind: InsightKind
     label: str
+    plural: bool
     other: str | None
     scope: str
     up: bool
@@ -199,6 +203,7 @@ def explanation_facts(
     return ExplanationFacts(
         kind="explanation",
         label=label_of(metric),
+        plural=language.is_plural(label_of(metric)),
         known=change is not None,
         up=up,
         good=_good(up, metric),
@@ -314,6 +319,7 @@ def insight_facts(
     return InsightFacts(
         kind=kind,
         label=label_of(metric),
+        plural=language.is_plural(label_of(metric)),
         other=None if insight.other_metric is None else label_of(insight.other_metric),
         scope=segment_phrase(insight.segment, language, labels) if insight.segment else "",
         up=up,

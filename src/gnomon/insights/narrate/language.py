@@ -63,6 +63,9 @@ class Language:
         nouns: noun key → (singular, plural) in this language.
         words: a few fixed words ("(missing)", "the total").
         units: a metric unit as it may be written ("orders", "Bestellungen") → noun key.
+        plurals: plural nouns (casefolded) of this language and of English, whose forms differ
+            from the singular ("orders", "Bestellungen"; not "Fehler").
+        prepositions: words after which a label's head noun has ended ("per", "of", "pro").
     """
 
     code: str
@@ -70,6 +73,35 @@ class Language:
     nouns: Mapping[str, tuple[str, str]]
     words: Mapping[str, str]
     units: Mapping[str, str]
+    plurals: frozenset[str] = frozenset()
+    prepositions: frozenset[str] = frozenset()
+
+    def is_plural(self, label: str) -> bool:
+        """Whether a metric's label names a plural, so that verbs agree with it.
+
+        The head of the label is what comes before its first preposition ("sessions" in
+        "sessions per user"); the label is plural when the head's last word is a plural noun
+        the language knows, or, if that word is no noun it knows, when any word of the head is
+        one ("units sold"). Labels are often English whatever the narration's language, so
+        English plurals count in every language. Anything else is singular ("revenue",
+        "return rate", "average order value").
+
+        >>> en = language_for("en")
+        >>> [en.is_plural(x) for x in ("Returned orders", "revenue", "sessions per user")]
+        [True, False, True]
+        """
+        words = label.casefold().split()
+        for position, word in enumerate(words[1:], start=1):
+            if word in self.prepositions:
+                words = words[:position]
+                break
+        if not words:
+            return False
+        if words[-1] in self.plurals:
+            return True
+        if words[-1] in self.units:  # a singular noun it knows ("order count" is not "orders")
+            return False
+        return any(word in self.plurals for word in words)
 
     # ------------------------------------------------------------------ numbers
 
@@ -226,8 +258,17 @@ def _words(code: str, locale: Locale) -> Language:
         for key, forms in table.items():
             for form in (key, *forms):
                 units[form.casefold()] = key
+    plurals = {
+        forms[1].casefold()
+        for table in (english["nouns"], own["nouns"])
+        for forms in table.values()
+        if forms[1].casefold() != forms[0].casefold()
+    }
+    prepositions = {
+        str(word).casefold() for table in (english, own) for word in table.get("prepositions", ())
+    }
     words = {key: str(word) for key, word in own["words"].items()}
-    return Language(code, locale, nouns, words, units)
+    return Language(code, locale, nouns, words, units, frozenset(plurals), frozenset(prepositions))
 
 
 @functools.cache

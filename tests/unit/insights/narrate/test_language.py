@@ -122,3 +122,31 @@ def test_a_regional_locale_keeps_the_base_language() -> None:
     assert swiss.code == "de"
     assert str(swiss.locale) == "de_CH"
     assert language_for("en-GB").code == "en"
+
+
+@pytest.mark.parametrize(
+    ("label", "plural"),
+    [
+        ("orders", True),
+        ("Returned orders", True),
+        ("distinct customers", True),
+        ("units sold", True),  # no noun last: any plural noun of the head
+        ("sessions per user", True),  # the head ends at the preposition
+        ("revenue", False),
+        ("return rate", False),
+        ("average order value", False),
+        ("order count", False),  # a singular noun last
+        ("share of orders", False),
+    ],
+)
+def test_labels_are_plural_when_their_head_is_a_plural_noun(label: str, plural: bool) -> None:
+    assert language_for("en").is_plural(label) is plural
+
+
+def test_each_language_knows_its_own_plurals_and_english_ones() -> None:
+    assert language_for("de").is_plural("Bestellungen")
+    assert language_for("de").is_plural("orders")
+    assert not language_for("en").is_plural("Bestellungen")
+    assert language_for("es").is_plural("pedidos por cliente")
+    assert not language_for("de").is_plural("Umsatz pro Bestellung")
+    assert not language_for("de").is_plural("Fehler")  # one and many alike: cannot be told

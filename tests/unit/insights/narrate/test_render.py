@@ -1,4 +1,5 @@
 import re
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 
@@ -76,6 +77,35 @@ ONE_CAUSE = {
 def test_a_volume_cause_says_where_the_metric_moved(lang: str) -> None:
     text = narrate(explanation(1), lang=lang)
     assert ONE_CAUSE[lang] in text, text
+
+
+# Verbs agree with the metric's label: "revenue" is one, "orders" are many.
+AGREEMENT = {
+    "en": ("Revenue in country DE has been rising", "Orders in country DE have been rising"),
+    "de": ("Revenue in country DE steigt", "Orders in country DE steigen"),
+    "es": ("Revenue en country DE viene subiendo", "Orders en country DE vienen subiendo"),
+}
+FELL = {
+    "en": ("Revenue fell", "Orders fell"),
+    "de": ("Revenue ist am", "Orders sind am"),
+    "es": ("Revenue bajó", "Orders bajaron"),
+}
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_verbs_agree_with_a_singular_or_plural_label(lang: str) -> None:
+    trend = insight("trend")
+    one, many = AGREEMENT[lang]
+    assert one in narrate(trend, lang=lang), narrate(trend, lang=lang)
+    assert many in narrate(replace(trend, metric=ORDERS), lang=lang)
+    one, many = FELL[lang]
+    assert narrate(explanation(1), lang=lang).startswith(one)
+    orders = narrate(explanation(1, metric=ORDERS, before=120, after=100), lang=lang)
+    assert orders.startswith(many), orders
+    for tone in TONES:
+        for kind in KINDS:
+            text = narrate(replace(insight(kind), metric=ORDERS), lang=lang, tone=tone)
+            assert text and not _leftovers(text), (kind, text)
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)
