@@ -8,10 +8,13 @@ deviation of normal noise, so thresholds keep their usual meaning ("3 sigma").
 
 import numpy as np
 
-__all__ = ["MAD_TO_SIGMA", "robust_sd"]
+__all__ = ["MAD_TO_SIGMA", "MEANAD_TO_SIGMA", "robust_sd"]
 
 MAD_TO_SIGMA = 1.482602218505602
 """1 / Φ⁻¹(3/4): a normal sample's MAD times this estimates its standard deviation."""
+
+MEANAD_TO_SIGMA = 1.2533141373155003
+"""sqrt(pi / 2): a normal sample's mean absolute deviation times this estimates its sigma."""
 
 
 def robust_sd(values: np.ndarray) -> float:

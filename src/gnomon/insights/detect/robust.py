@@ -16,12 +16,10 @@ from typing import Any
 from gnomon.errors import InvalidInput
 from gnomon.insights.detect._base import Expectation, Univariate, check_int
 from gnomon.insights.detect._window import SortedWindow
-from gnomon.insights.spread import MAD_TO_SIGMA
+from gnomon.insights.spread import MAD_TO_SIGMA, MEANAD_TO_SIGMA
 
 __all__ = ["IqrDetector", "RobustZDetector"]
 
-_MEANAD_TO_SIGMA = 1.2533141373155003
-"""sqrt(pi / 2): a normal sample's mean absolute deviation times this estimates its sigma."""
 _FLOOR_SHARE = 0.25
 
 
@@ -66,7 +64,7 @@ class _WindowDetector(Univariate):
         centre = self._values.median()
         below, above = self._scales(centre)
         floor = max(
-            _FLOOR_SHARE * _MEANAD_TO_SIGMA * self._mean_abs,
+            _FLOOR_SHARE * MEANAD_TO_SIGMA * self._mean_abs,
             1e-12 * max(1.0, abs(centre)),
         )
         if self.season:

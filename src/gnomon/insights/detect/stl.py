@@ -17,7 +17,7 @@ import numpy as np
 from gnomon.errors import InvalidInput
 from gnomon.insights.detect._base import Expectation, Row, Univariate, check_float, check_int
 from gnomon.insights.detect._window import SortedWindow
-from gnomon.insights.spread import MAD_TO_SIGMA
+from gnomon.insights.spread import MAD_TO_SIGMA, MEANAD_TO_SIGMA
 from gnomon.optional import require
 
 __all__ = ["StlDetector"]
@@ -156,6 +156,6 @@ class StlDetector(Univariate):
         live = residual[finite]
         mad = float(np.median(np.abs(live - np.median(live))))
         spread = float(np.mean(np.abs(live - np.median(live))))
-        self._scale = max(MAD_TO_SIGMA * mad, 0.25 * 1.2533141373155003 * spread)
+        self._scale = max(MAD_TO_SIGMA * mad, 0.25 * MEANAD_TO_SIGMA * spread)
         self._since_fit = 0
         self._fitted = True

@@ -190,6 +190,7 @@ def explanation_facts(
     """The facts of ``explanation``; shares and changes are rounded to ``digits`` decimals."""
     labels = labels or {}
     metric = explanation.metric
+    label = label_of(metric)
     before, after, change = explanation.before, explanation.after, explanation.change
     relative = explanation.relative_change
     up = None if change is None or change == 0 else change > 0
@@ -202,8 +203,8 @@ def explanation_facts(
     moved_with = [c.contribution for c in explanation.causes if c.contribution > 0]
     return ExplanationFacts(
         kind="explanation",
-        label=label_of(metric),
-        plural=language.is_plural(label_of(metric)),
+        label=label,
+        plural=language.is_plural(label),
         known=change is not None,
         up=up,
         good=_good(up, metric),
@@ -296,6 +297,7 @@ def insight_facts(
     labels = labels or {}
     kind = insight.kind
     metric = insight.metric
+    label = label_of(metric)
     correlation = kind in ("correlation_appeared", "correlation_broke")
     if kind in _RISING_KINDS:
         up = True
@@ -318,8 +320,8 @@ def insight_facts(
     lag = insight.details.get("lag")
     return InsightFacts(
         kind=kind,
-        label=label_of(metric),
-        plural=language.is_plural(label_of(metric)),
+        label=label,
+        plural=language.is_plural(label),
         other=None if insight.other_metric is None else label_of(insight.other_metric),
         scope=segment_phrase(insight.segment, language, labels) if insight.segment else "",
         up=up,

@@ -94,6 +94,11 @@ def _cap(text: str) -> str:
     return text
 
 
+def _agree(facts: ExplanationFacts | InsightFacts, one: str, many: str) -> str:
+    """The form (a verb, a pronoun) that agrees with the metric's label: ``many`` if plural."""
+    return many if facts.plural else one
+
+
 @functools.lru_cache(maxsize=32)
 def _sentences(locale: str) -> ImmutableSandboxedEnvironment:
     language = language_for(locale)
@@ -109,6 +114,7 @@ def _sentences(locale: str) -> ImmutableSandboxedEnvironment:
         noun=language.noun,
         and_list=language.and_list,
     )
+    env.globals["agree"] = _agree
     return env
 
 
